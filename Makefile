@@ -1,0 +1,143 @@
+# fundwatch: one plain GNU Makefile.
+#
+#   make            fundwatch-agent, fundwatch-server, libfwcommon.a
+#   make check      every test; ends with "N passed, N failed"
+#   make asan       the same under ASan+UBSan with clang
+#   make fuzz       libFuzzer harnesses, FUZZ_SECONDS each (default 60)
+#   make lint       cppcheck (and clang-tidy if present)
+#   make bench      the benchmark figures
+#   make deps       install the Debian 12 packages everything needs
+#   make demo       run what exists end to end on the embedded defaults
+#
+# Objects go to $(B) (build/, build-asan/, build-fuzz/).  main.o of each
+# binary stays out of its library so that tests link everything else.
+
+CC	?= gcc
+B	?= build
+OPT	?= -O2
+SAN	?=
+FUZZ_SECONDS ?= 60
+
+WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+	  -Wmissing-prototypes -Wvla
+CFLAGS	?= $(OPT) -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I common \
+	  $(shell pkg-config --cflags $(PKGS_ALL) 2>/dev/null)
+
+PKGS_COMMON = libcrypto zlib jansson inih
+PKGS_AGENT  = $(PKGS_COMMON) sqlite3 libcurl
+PKGS_SERVER = $(PKGS_COMMON) sqlite3 libssl libevent libevent_openssl
+PKGS_ALL    = $(PKGS_COMMON) sqlite3 libcurl libssl libevent libevent_openssl
+LIBS_COMMON = $(shell pkg-config --libs $(PKGS_COMMON))
+LIBS_AGENT  = $(shell pkg-config --libs $(PKGS_AGENT))
+LIBS_SERVER = $(shell pkg-config --libs $(PKGS_SERVER))
+LIBS_TEST   = $(shell pkg-config --libs $(PKGS_ALL) cmocka) -lpthread
+
+COMMON_SRC = $(sort $(wildcard common/*.c))
+AGENT_SRC  = $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
+SERVER_SRC = $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
+UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
+FUZZ_SRC   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
+AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(B)/%.o)
+
+LIBCOMMON  = $(B)/libfwcommon.a
+LIBAGENT   = $(B)/libfwagent.a
+LIBSERVER  = $(B)/libfwserver.a
+AGENT_BIN  = $(B)/fundwatch-agent
+SERVER_BIN = $(B)/fundwatch-server
+UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_BIN   = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+
+.PHONY: all check asan fuzz lint bench deps demo clean vectors
+.DELETE_ON_ERROR:
+
+all: $(LIBCOMMON) $(AGENT_BIN) $(SERVER_BIN)
+	@ln -sf $(B)/fundwatch-agent fundwatch-agent
+	@ln -sf $(B)/fundwatch-server fundwatch-server
+
+$(B)/%.o: %.c $(wildcard common/*.h agent/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(LIBAGENT): $(AGENT_OBJ) $(B)/agent/.dir
+	@rm -f $@
+	ar rcs $@ $(AGENT_OBJ) $(B)/agent/.dir
+$(LIBSERVER): $(SERVER_OBJ) $(B)/server/.dir
+	@rm -f $@
+	ar rcs $@ $(SERVER_OBJ) $(B)/server/.dir
+
+# An empty member keeps ar happy while a binary has no sources but main.c.
+$(B)/%/.dir:
+	@mkdir -p $(dir $@)
+	@echo 'typedef int fw_empty_unit;' > $(B)/$*/empty.c
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -c -o $@ $(B)/$*/empty.c
+
+$(AGENT_BIN): $(B)/agent/main.o $(LIBAGENT) $(LIBCOMMON)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_AGENT)
+$(SERVER_BIN): $(B)/server/main.o $(LIBSERVER) $(LIBCOMMON)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_SERVER)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_TEST)
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
+	$(CC) $(SAN) -o $@ $^ $(LIBS_TEST)
+
+check: all $(UNIT_BIN) $(TOOL_BIN)
+	@B=$(B) sh tests/run-tests.sh
+
+asan:
+	@$(MAKE) --no-print-directory check B=build-asan CC=clang OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+# libFuzzer: each harness links the common sources built for fuzzing.  The
+# corpus in the tree is read, never written: new inputs go to a temp folder.
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+fuzz:
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS)" \
+	    build-fuzz/libfwcommon.a
+	@set -e; for src in $(FUZZ_SRC); do \
+	    name=$$(basename $$src .c); \
+	    clang -std=c11 -D_GNU_SOURCE -O1 -g -I common $(FUZZ_FLAGS) -fsanitize=fuzzer \
+	        -o build-fuzz/$$name $$src build-fuzz/libfwcommon.a $(LIBS_COMMON); \
+	done
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh build-fuzz $(FUZZ_SRC)
+
+lint:
+	cppcheck -q --std=c11 --enable=warning,performance,portability \
+	    --error-exitcode=1 --inline-suppr -D__GNUC__ -I common \
+	    common agent server tests/tools
+	@if command -v clang-tidy >/dev/null; then \
+	    clang-tidy -quiet $(COMMON_SRC) $(AGENT_SRC) $(SERVER_SRC) agent/main.c server/main.c \
+	        -- -std=c11 -D_GNU_SOURCE -I common; \
+	else echo "clang-tidy not installed: skipped"; fi
+
+DEPS_PKGS = gcc clang make pkg-config cppcheck clang-tidy \
+	libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev libjansson-dev \
+	libinih-dev libcmocka-dev libevent-dev libclang-rt-14-dev \
+	python3 sqlite3 age openssl coreutils faketime
+deps:
+	@missing=$$(for p in $(DEPS_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+demo: all $(TOOL_BIN)
+	@B=$(B) sh tests/demo.sh
+
+vectors: all $(TOOL_BIN)
+	@B=$(B) sh proto/vectors/make-vectors.sh
+
+clean:
+	rm -rf build build-asan build-fuzz fundwatch-agent fundwatch-server
