@@ -18,7 +18,7 @@
 	X(FW_OK, "ok", 200, "success")                                        \
 	X(FW_ERR_NOMEM, "no_memory", 503, "out of memory")                   \
 	X(FW_ERR_IO, "io", 500, "input/output error")                         \
-	X(FW_ERR_NOSPACE, "no_space", 507, "no space left on device")         \
+	X(FW_ERR_NOSPACE, "insufficient_storage", 507, "no space left on device")         \
 	X(FW_ERR_INVALID, "invalid_argument", 400, "invalid argument")        \
 	X(FW_ERR_INTERNAL, "internal", 500, "internal error")                 \
 	X(FW_ERR_CRYPTO, "crypto", 500, "cryptographic library failure")      \
