@@ -1,0 +1,255 @@
+/*
+ * db.c: the server's SQLite database: schema, pragmas, transactions and the
+ * few statement helpers everything else uses.
+ *
+ * The database runs in WAL mode with synchronous=FULL: a COMMIT that
+ * returned is on disk, which is what lets a receipt promise durability.
+ * Every table the server keeps is created here, in one place, so that the
+ * schema can be read at a glance.  The schema version lives in
+ * PRAGMA user_version; a database newer than this binary is refused.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server.h"
+
+#define DB_SCHEMA_VERSION 1
+
+static const char db_schema[] =
+    /* Key-value facts about this installation (profile name, created). */
+    "CREATE TABLE IF NOT EXISTS meta ("
+    " key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;"
+    /* Supervisors and their terms (a renewal adds a term). */
+    "CREATE TABLE IF NOT EXISTS supervisors ("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, birth TEXT NOT NULL,"
+    " phone TEXT NOT NULL DEFAULT '', unit TEXT NOT NULL DEFAULT '',"
+    " method TEXT NOT NULL, exception_reason TEXT,"
+    " attestations TEXT NOT NULL DEFAULT '[]',"
+    " status TEXT NOT NULL CHECK (status IN ('active','terminated')),"
+    " terminated_on TEXT, termination_reason TEXT, termination_note TEXT,"
+    " created INTEGER NOT NULL) STRICT;"
+    "CREATE TABLE IF NOT EXISTS terms ("
+    " supervisor_id TEXT NOT NULL REFERENCES supervisors(id),"
+    " start_day TEXT NOT NULL, end_day TEXT NOT NULL,"
+    " PRIMARY KEY (supervisor_id, start_day)) STRICT;"
+    /* Devices: one key, bound to one supervisor. */
+    "CREATE TABLE IF NOT EXISTS devices ("
+    " id TEXT PRIMARY KEY, pubkey BLOB NOT NULL UNIQUE,"
+    " supervisor_id TEXT NOT NULL REFERENCES supervisors(id),"
+    " enrolled INTEGER NOT NULL, revoked INTEGER, revoke_reason TEXT) STRICT;"
+    /* One-time enrollment codes: only their SHA-256 is kept. */
+    "CREATE TABLE IF NOT EXISTS enroll_codes ("
+    " code_hash TEXT PRIMARY KEY,"
+    " supervisor_id TEXT NOT NULL REFERENCES supervisors(id),"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
+    " used INTEGER, device_id TEXT) STRICT;"
+    /* Request nonces seen within the authentication window. */
+    "CREATE TABLE IF NOT EXISTS nonces ("
+    " device_id TEXT NOT NULL, nonce TEXT NOT NULL, seen INTEGER NOT NULL,"
+    " PRIMARY KEY (device_id, nonce)) STRICT, WITHOUT ROWID;"
+    /* Bundles offered (pending) and committed, with the exact manifest and
+     * the exact receipt answer, so that a re-offer gets the same bytes. */
+    "CREATE TABLE IF NOT EXISTS bundles ("
+    " id TEXT PRIMARY KEY, device_id TEXT NOT NULL, bundle_seq INTEGER NOT NULL,"
+    " state TEXT NOT NULL CHECK (state IN ('pending','committed')),"
+    " manifest BLOB NOT NULL, signature BLOB NOT NULL,"
+    " offered INTEGER NOT NULL, committed INTEGER, receipt BLOB) STRICT;"
+    "CREATE TABLE IF NOT EXISTS bundle_blobs ("
+    " bundle_id TEXT NOT NULL REFERENCES bundles(id), blob TEXT NOT NULL,"
+    " size INTEGER NOT NULL, PRIMARY KEY (bundle_id, blob)) STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS bundle_blobs_blob ON bundle_blobs(blob);"
+    /* Complete blobs in blobs/xx/<id>. */
+    "CREATE TABLE IF NOT EXISTS blobs ("
+    " id TEXT PRIMARY KEY, size INTEGER NOT NULL, stored INTEGER NOT NULL) STRICT;"
+    /* Observations, each once; canonical bytes kept for the hash chain. */
+    "CREATE TABLE IF NOT EXISTS observations ("
+    " id TEXT PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " hash TEXT NOT NULL, prev TEXT NOT NULL, canonical BLOB NOT NULL,"
+    " bundle_id TEXT NOT NULL, supervisor_id TEXT NOT NULL,"
+    " captured INTEGER NOT NULL, received INTEGER NOT NULL,"
+    " UNIQUE (device_id, seq)) STRICT;"
+    "CREATE TABLE IF NOT EXISTS observation_blobs ("
+    " observation_id TEXT NOT NULL REFERENCES observations(id),"
+    " blob TEXT NOT NULL, PRIMARY KEY (observation_id, blob)) STRICT, WITHOUT ROWID;"
+    /* Conflicting offers, kept whole for whoever investigates them. */
+    "CREATE TABLE IF NOT EXISTS conflicts ("
+    " id INTEGER PRIMARY KEY, bundle_id TEXT NOT NULL, device_id TEXT NOT NULL,"
+    " observation_id TEXT NOT NULL, held_hash TEXT, offered_hash TEXT NOT NULL,"
+    " manifest BLOB NOT NULL, at INTEGER NOT NULL) STRICT;"
+    /* Downlink messages, signed when written. */
+    "CREATE TABLE IF NOT EXISTS feed ("
+    " cursor INTEGER PRIMARY KEY AUTOINCREMENT, device_id TEXT NOT NULL,"
+    " kind TEXT NOT NULL, created INTEGER NOT NULL, message BLOB NOT NULL) STRICT;"
+    "CREATE INDEX IF NOT EXISTS feed_device ON feed(device_id, cursor);"
+    /* The hash-chained audit log (audit.c). */
+    "CREATE TABLE IF NOT EXISTS audit ("
+    " seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,"
+    " prev TEXT NOT NULL, hash TEXT NOT NULL) STRICT;";
+
+fw_err
+db_error(sqlite3 *db, const char *what)
+{
+	int rc = sqlite3_extended_errcode(db);
+
+	if (rc == SQLITE_FULL)
+		return fw_seterr(FW_ERR_NOSPACE, "%s: database: %s", what, sqlite3_errmsg(db));
+	if (rc == SQLITE_NOMEM)
+		return fw_seterr(FW_ERR_NOMEM, "%s: database out of memory", what);
+	if ((rc & 0xff) == SQLITE_BUSY)
+		return fw_seterr(FW_ERR_UNAVAILABLE, "%s: database busy", what);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return fw_seterr(FW_ERR_CONFLICT, "%s: %s", what, sqlite3_errmsg(db));
+	return fw_seterr(FW_ERR_IO, "%s: database: %s", what, sqlite3_errmsg(db));
+}
+
+fw_err
+db_exec(sqlite3 *db, const char *sql)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(db, "exec");
+	return FW_OK;
+}
+
+fw_err
+db_open(const char *path, int create, sqlite3 **out)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    (create ? SQLITE_OPEN_CREATE : 0);
+	int version = -1;
+	fw_err e;
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		e = fw_seterr(create ? FW_ERR_IO : FW_ERR_NOT_FOUND, "%s: %s", path,
+		    db ? sqlite3_errmsg(db) : "cannot open database");
+		sqlite3_close(db);
+		return e;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_extended_result_codes(db, 1);
+	if ((e = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    " PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;")) != FW_OK)
+		goto fail;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > DB_SCHEMA_VERSION) {
+		e = fw_seterr(FW_ERR_CONFIG, "%s: schema version %d is newer than this "
+		    "server's %d", path, version, DB_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version == 0 && !create) {
+		e = fw_seterr(FW_ERR_CONFIG, "%s: not a fundwatch database (run init)", path);
+		goto fail;
+	}
+	if (version < DB_SCHEMA_VERSION) {
+		if ((e = db_exec(db, "BEGIN IMMEDIATE")) != FW_OK)
+			goto fail;
+		if ((e = db_exec(db, db_schema)) != FW_OK ||
+		    (e = db_exec(db, "PRAGMA user_version = 1")) != FW_OK ||
+		    (e = db_exec(db, "COMMIT")) != FW_OK) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			goto fail;
+		}
+	}
+	*out = db;
+	return FW_OK;
+fail:
+	sqlite3_close(db);
+	return e;
+}
+
+fw_err
+db_begin(sqlite3 *db)
+{
+	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+fw_err
+db_commit(sqlite3 *db)
+{
+	fw_err e = db_exec(db, "COMMIT");
+
+	if (e != FW_OK)
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+void
+db_rollback(sqlite3 *db)
+{
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Bind the arguments described by fmt, one letter each: 's' const char *
+ * (NULL binds NULL), 'i' int64_t, 'b' const void * then size_t, 'n' NULL. */
+static int
+db_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	int rc = SQLITE_OK, i = 1;
+
+	for (const char *f = fmt; *f != '\0' && rc == SQLITE_OK; f++, i++) {
+		if (*f == 's') {
+			const char *v = va_arg(ap, const char *);
+			rc = v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
+			    : sqlite3_bind_null(st, i);
+		} else if (*f == 'i') {
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+		} else if (*f == 'b') {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			rc = sqlite3_bind_blob64(st, i, p, n, SQLITE_TRANSIENT);
+		} else {
+			rc = sqlite3_bind_null(st, i);
+		}
+	}
+	return rc;
+}
+
+/* Prepare sql with its arguments bound (see db_bindv); the caller steps
+ * and finalizes. */
+fw_err
+db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_error(db, "prepare");
+	va_start(ap, fmt);
+	rc = db_bindv(*st, fmt, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		fw_err e = db_error(db, "bind");
+		sqlite3_finalize(*st);
+		*st = NULL;
+		return e;
+	}
+	return FW_OK;
+}
+
+/* Run a statement whose rows, if any, are not wanted. */
+fw_err
+db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	fw_err e;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(db, "prepare");
+	va_start(ap, fmt);
+	rc = db_bindv(st, fmt, ap);
+	va_end(ap);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	e = rc == SQLITE_DONE || rc == SQLITE_ROW ? FW_OK : db_error(db, "step");
+	sqlite3_finalize(st);
+	return e;
+}
