@@ -9,13 +9,26 @@
  * file may release a verified prefix and then fail, never unverified bytes.
  *
  * Error classes (distinct, as the C2SP CCTV suite requires):
- *   FW_ERR_AGE_HEADER       the header does not parse (or version unknown)
- *   FW_ERR_AGE_UNSUPPORTED  the header parses but uses a recipient type we
- *                           do not implement, and nothing else matched
- *   FW_ERR_AGE_NO_MATCH     no X25519 stanza unwraps with our identities
+ *   FW_ERR_AGE_HEADER       the header does not parse (or version unknown);
+ *                           a malformed X25519 stanza (argument count,
+ *                           share or body length, non-canonical base64), a
+ *                           low-order share, an scrypt stanza beside others;
+ *                           the 16-byte payload nonce missing or short (age
+ *                           reads it with the header; CCTV stream_no_nonce)
+ *   FW_ERR_AGE_UNSUPPORTED  the header parses, has no X25519 stanza, and has
+ *                           a stanza of a native age type we do not
+ *                           implement (scrypt, mlkem768x25519, p256tag,
+ *                           mlkem768p256tag); also an ASCII-armored file
+ *   FW_ERR_AGE_NO_MATCH     no X25519 stanza unwraps with our identities, or
+ *                           the stanzas are all of unknown types (CCTV
+ *                           x25519_lowercase expects "no match" there)
  *   FW_ERR_AGE_HMAC         the header MAC does not verify
- *   FW_ERR_AGE_PAYLOAD      nonce or STREAM chunk missing, corrupt, short,
- *                           misplaced final chunk, trailing data
+ *   FW_ERR_AGE_PAYLOAD      STREAM chunk missing, corrupt, short, empty
+ *                           final chunk, no final chunk, trailing data
+ *
+ * Bounds: a header over AGE_HEADER_MAX bytes is FW_ERR_AGE_HEADER; memory
+ * is one header buffer (freed when the header ends) and two 64 KiB chunk
+ * buffers.
  */
 #ifndef FW_AGE_H
 #define FW_AGE_H
@@ -27,6 +40,8 @@
 
 #define AGE_KEY_LEN 32
 #define AGE_CHUNK (64u << 10)
+#define AGE_HEADER_MAX (64u << 10)	/* bytes of header, MAC line included */
+#define AGE_MAX_IDENTITIES 64		/* per decryptor */
 
 /* Output sink: must consume all n bytes or return an error, which aborts
  * the stream and is returned by the pending call. */
@@ -37,6 +52,12 @@ typedef fw_err (*age_write_fn)(void *ctx, const uint8_t *p, size_t n);
  * bad checksums, wrong HRPs and wrong lengths with FW_ERR_KEY. */
 fw_err age_keygen(uint8_t identity[AGE_KEY_LEN]);
 fw_err age_identity_parse(const char *s, uint8_t identity[AGE_KEY_LEN]);
+/* An identity file as age-keygen writes it: '#' comment lines, blank
+ * lines, and exactly one AGE-SECRET-KEY-1 line.  FW_ERR_KEY_PERMS if group
+ * or others may read it (expected 0600), FW_ERR_KEY if it is not a regular
+ * file, is over 4 KiB, or holds no or several identities or another line;
+ * FW_ERR_NOT_FOUND / FW_ERR_IO from opening and reading. */
+fw_err age_identity_load(const char *path, uint8_t identity[AGE_KEY_LEN]);
 fw_err age_identity_format(const uint8_t identity[AGE_KEY_LEN], char *out,
     size_t outsz);	/* outsz >= 75 */
 fw_err age_recipient_parse(const char *s, uint8_t recipient[AGE_KEY_LEN]);
@@ -55,7 +76,8 @@ fw_err age_enc_final(struct age_enc *e);
 void age_enc_free(struct age_enc *e);	/* wipes keys */
 
 struct age_dec;
-/* identities: n private X25519 keys, copied. */
+/* identities: n private X25519 keys, copied; 1 <= n <= AGE_MAX_IDENTITIES,
+ * else FW_ERR_INVALID.  After an error every later call returns it again. */
 fw_err age_dec_new(struct age_dec **out, const uint8_t (*identities)[AGE_KEY_LEN],
     size_t n, age_write_fn w, void *ctx);
 fw_err age_dec_update(struct age_dec *d, const void *p, size_t n);

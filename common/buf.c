@@ -51,7 +51,7 @@ buf_reserve(struct buf *b, size_t n)
 	na = b->alloc ? b->alloc : 256;
 	while (na < want)
 		na = na > SIZE_MAX / 2 ? want : na * 2;
-	if (na > b->cap + 1)
+	if (b->cap < SIZE_MAX && na > b->cap + 1)
 		na = b->cap + 1;
 	if ((p = realloc(b->data, na)) == NULL) {
 		fw_seterr(FW_ERR_NOMEM, "buffer: cannot grow to %zu bytes", na);

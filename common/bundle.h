@@ -101,7 +101,8 @@ struct fw_bundle {
 	struct fw_manifest *m;		/* parsed */
 };
 
-/* Names on the wire ("pharmacy", "photo", "major") and back. */
+/* Names on the wire ("pharmacy", "photo", "major") and back: NULL for a
+ * value outside the enum, -1 for an unknown name. */
 const char *bundle_subject_kind_name(enum fw_subject_kind k);
 const char *bundle_evidence_kind_name(enum fw_evidence_kind k);
 const char *bundle_severity_name(enum fw_severity s);
@@ -109,7 +110,9 @@ int bundle_subject_kind_parse(const char *s);	/* -1 if unknown */
 int bundle_evidence_kind_parse(const char *s);
 int bundle_severity_parse(const char *s);
 
-/* Times: exactly "YYYY-MM-DDTHH:MM:SSZ", years 1970..9999. */
+/* Times: exactly "YYYY-MM-DDTHH:MM:SSZ", years 1970..9999, a real
+ * calendar date, 00:00:00..23:59:59; anything else FW_ERR_FIELD_VALUE.
+ * format clamps t to that range (the encoder refuses times outside it). */
 fw_err bundle_time_parse(const char *s, int64_t *out);
 void bundle_time_format(int64_t t, char out[21]);
 
@@ -123,7 +126,10 @@ fw_err bundle_obs_check(const struct fw_obs *o);
 /* Manifest JSON: encode (canonical form) and strict parse.  The parser
  * checks that seqs are contiguous and that each prev links to the
  * observation before it inside the manifest; the link of the first one is
- * the caller's to check against what it already holds. */
+ * the caller's to check against what it already holds.  The encoder runs
+ * the parser's checks over what it built, so it never writes a manifest the
+ * parser refuses; on error out is left as it was.  Messages count
+ * observations and evidence from 0: "observation 3: evidence 0: ...". */
 fw_err bundle_manifest_encode(const struct fw_manifest *m, struct buf *out);
 fw_err bundle_manifest_parse(const uint8_t *p, size_t n,
     struct fw_manifest **out);
@@ -131,17 +137,26 @@ void bundle_manifest_free(struct fw_manifest *m);
 void bundle_obs_clear(struct fw_obs *o);	/* frees o's members */
 
 /* Seal: encode m, sign with the device key (whose id must equal
- * m->device), compress and write the container to out; id gets the bundle
- * id. */
+ * m->device, else FW_ERR_KEY), compress and append the container to out;
+ * id gets the bundle id.  FW_ERR_LIMIT if the container would pass
+ * FW_MAX_BUNDLE or its inflation the ratio limit bundle_open applies (seal
+ * checks by inflating its own output).  On error out is left as it was. */
 fw_err bundle_seal(const struct fw_manifest *m, const struct ed25519_key *k,
     struct buf *out, char id[SHA256_HEX + 1]);
 /* Open a container: magic, signature, bounded inflation (FW_MAX_MANIFEST,
  * FW_MAX_INFLATE_RATIO), id, parse.  The signature is not yet checked:
  * the caller finds the device key by b->m->device, then calls
- * bundle_verify. */
+ * bundle_verify.  Errors in this order: FW_ERR_EMPTY (n == 0),
+ * FW_ERR_TRUNCATED (n < 68, or no zlib body, or a cut stream),
+ * FW_ERR_BAD_MAGIC, FW_ERR_LIMIT (n > FW_MAX_BUNDLE), then inflation's
+ * (FW_ERR_INFLATE also for bytes after the stream, FW_ERR_INFLATE_LIMIT)
+ * and the manifest parser's.  The container is malleable where zlib
+ * ignores bits (the padding after the last block): the id and signature
+ * cover the manifest bytes, never the container's. */
 fw_err bundle_open(const uint8_t *p, size_t n, struct fw_bundle **out);
 /* FW_OK if the signature is k's over the manifest bytes and k's device id
- * is the manifest's device. */
+ * is the manifest's device; FW_ERR_SIGNATURE otherwise (the message says
+ * "device mismatch" for the second). */
 fw_err bundle_verify(const struct fw_bundle *b, const struct ed25519_key *k);
 void bundle_free(struct fw_bundle *b);
 

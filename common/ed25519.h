@@ -15,6 +15,7 @@
 
 #include "err.h"
 
+#define ED25519_SEED_LEN 32
 #define ED25519_PUB_LEN 32
 #define ED25519_SIG_LEN 64
 #define ED25519_DEVICE_ID_LEN 32	/* hex characters */
@@ -22,6 +23,10 @@
 struct ed25519_key;	/* opaque; holds a private key, or a public one only */
 
 fw_err ed25519_generate(struct ed25519_key **out);
+/* Private key from its 32-byte seed (RFC 8032's "secret key"); for test
+ * vectors and key import. */
+fw_err ed25519_from_seed(const uint8_t seed[ED25519_SEED_LEN],
+    struct ed25519_key **out);
 /* Load a private key file (PEM PKCS#8), checking its mode. */
 fw_err ed25519_load_private(const char *path, struct ed25519_key **out);
 /* Save the private key durably with mode 0600; refuses to overwrite. */

@@ -845,7 +845,9 @@ admin_blob_file(const char *dir, const char *hex)
 
 	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
 		int fd;
-		snprintf(path, sizeof path, "%s/%s%s", dir, forms[i], hex);
+		if (snprintf(path, sizeof path, "%s/%s%s", dir, forms[i], hex) >=
+		    (int)sizeof path)
+			continue;
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1)
 			return fd;
 	}
@@ -976,8 +978,9 @@ admin_import(struct admin *a, int argc, char **argv)
 		closedir(d);
 		qsort(names, nn, sizeof names[0], admin_name_cmp);
 		for (size_t i = 0; i < nn; i++) {
-			snprintf(path, sizeof path, "%s/%s", argv[1], names[i] ? names[i] : "");
-			if (names[i] != NULL && (e = admin_import_one(a, path, results)) != FW_OK)
+			int len = snprintf(path, sizeof path, "%s/%s", argv[1],
+			    names[i] ? names[i] : "");
+			if (names[i] != NULL && len < (int)sizeof path && (e = admin_import_one(a, path, results)) != FW_OK)
 				failed = admin_fail(fw_errctx(e, "%s", path));
 			free(names[i]);
 		}

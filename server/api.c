@@ -268,11 +268,6 @@ api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
 	memcpy(path, rq->target, plen);
 	path[plen] = '\0';
 	q = q ? q + 1 : "";
-	if (s->draining) {
-		api_error(rs, fw_seterr(FW_ERR_UNAVAILABLE, "the server is shutting down; "
-		    "retry shortly"), NULL);
-		return;
-	}
 	if ((r = api_route(path, &want)) == R_NONE) {
 		api_error(rs, fw_seterr(FW_ERR_NOT_FOUND, "no such path: %s", path), NULL);
 		return;

@@ -52,16 +52,395 @@ struct srv_config {
 extern const struct conf_entry srv_config_table[];
 extern const size_t srv_config_table_len;
 
-/* ---- profile.c: policy profiles (server/profiles/*.conf) -------------- */
-/* (owned by the profile/registry work; see profile.c) */
+/* ---- profile.c: policy profiles (server/profiles/) -------------- */
+/*
+ * A profile is one regulation as data (the file format is documented at
+ * the top of server/profiles/qingyuan.conf).  Loaded once, then read-only:
+ * callers read the fields below and never change them.  Every text is
+ * valid UTF-8 without control characters; every code is 1..FW_MAX_CODE
+ * characters of [A-Za-z0-9._-]; each list keeps the file's order.
+ */
 
-struct profile;
+#define PROFILE_FILE_MAX	(256u << 10)	/* bytes of a profile file */
+#define PROFILE_LIST_MAX	256		/* entries of each list */
+#define PROFILE_TEXT_MAX	190		/* bytes of a label or citation */
+#define PROFILE_NONE		(-1)		/* "none" for an optional number */
+#define PROFILE_YUAN_MAX	INT64_C(100000000)	/* largest amount, yuan */
+
+/* Whom a violation category may be raised against (bit set). */
+enum profile_subject {
+	PROFILE_SUBJ_INSTITUTION = 1 << 0,	/* pharmacy, hospital, clinic */
+	PROFILE_SUBJ_INSURED = 1 << 1,		/* insured_person */
+	PROFILE_SUBJ_AGENCY = 1 << 2,		/* insurance_agency and staff */
+	PROFILE_SUBJ_OTHER = 1 << 3,
+};
+
+/* What a termination reason does to the dates (see rules.c). */
+enum profile_term_kind {
+	PROFILE_TERM_CAUSE,		/* takes effect on the day recorded */
+	PROFILE_TERM_RESIGNATION,	/* notice_months after the request */
+	PROFILE_TERM_EXPIRY,		/* only after the term's last day */
+	PROFILE_TERM_OTHER,		/* needs a note saying why */
+};
+
+/* Fields common to every list entry. */
+struct profile_entry {
+	char code[FW_MAX_CODE + 1];
+	char *zh, *en;			/* labels */
+	char *article;			/* "QY art 5(1)1" */
+	int line;			/* line of its [section] in the file */
+};
+
+struct profile_category {		/* [category CODE] */
+	struct profile_entry e;
+	unsigned applies;		/* enum profile_subject bits, never 0 */
+	char *equivalent;		/* same item in another profile; NULL */
+};
+
+struct profile_eligibility {		/* [eligibility CODE] */
+	struct profile_entry e;
+	int required;			/* must be attested at appointment */
+};
+
+struct profile_method {			/* [method CODE] */
+	struct profile_entry e;
+};
+
+struct profile_termination {		/* [termination CODE] */
+	struct profile_entry e;
+	enum profile_term_kind kind;
+	int notice_months;		/* resignation: months of notice, 0..12 */
+};
+
+struct profile_grade {			/* [grade CODE]: a reward grade */
+	struct profile_entry e;
+	int64_t percent_bp;		/* 1/100 % of the verified amount;
+					   PROFILE_NONE: the officer enters it */
+	int64_t floor_fen;		/* least reward of this grade */
+};
+
+struct profile_appointment {		/* [appointment] */
+	int term_years;			/* 1..10 */
+	int renewal;			/* a term may be renewed */
+	int renewal_consent;		/* renewal needs the supervisor's consent */
+	int lapse;			/* the term ends by itself on its last day */
+	int age_min, age_max;		/* completed years, both inclusive */
+	int age_exception;		/* an exception with a reason may widen them */
+	int exception_age_min;		/* bounds with an exception; */
+	int exception_age_max;		/*   PROFILE_NONE: no bound */
+	char *term_article, *renewal_article, *lapse_article, *age_article;
+	char *exception_article;	/* NULL without age_exception */
+};
+
+struct profile_deadlines {		/* [deadlines], working days */
+	int info_change;		/* report a change of information; 0 = none */
+	int decide;			/* receipt -> decide whether to open a case */
+	int notify;			/* decision -> tell a real-name reporter */
+	int finish;			/* opening -> finished */
+	int extension;			/* working days one extension adds */
+	int extensions;			/* extensions allowed */
+	char *info_change_article, *handling_article;
+};
+
+struct profile_reward {			/* [reward] */
+	int64_t min_fen, max_fen;	/* bounds of any reward */
+	char *article;
+};
+
+struct profile {
+	char *path;			/* the name given to the loader */
+	char *name;			/* "qingyuan" */
+	char *city, *title;
+	struct profile_appointment appt;
+	struct profile_deadlines deadlines;
+	struct profile_reward reward;
+	struct profile_category *categories;
+	size_t ncategories;
+	struct profile_eligibility *eligibility;
+	size_t neligibility;
+	struct profile_method *methods;
+	size_t nmethods;
+	struct profile_termination *terminations;
+	size_t nterminations;
+	struct profile_grade *grades;
+	size_t ngrades;
+};
+
+/* Read and check a profile file (at most PROFILE_FILE_MAX bytes).  Any
+ * error is FW_ERR_CONFIG with "path:line: what is wrong, expected what"
+ * (FW_ERR_NOT_FOUND if the file is absent); nothing is allocated then. */
+fw_err profile_load(const char *path, struct profile **out);
+/* The same over len bytes in memory; name stands for the path. */
+fw_err profile_load_mem(const char *name, const void *data, size_t len,
+    struct profile **out);
+void profile_free(struct profile *p);
+/*
+ * `init --profile ARG`: ARG holding a '/' or ending in ".conf" is a file
+ * path, copied to out as is; otherwise it names a built-in profile
+ * ("qingyuan", "gaoping"), looked for as NAME.conf in $FW_PROFILE_DIR if
+ * set, else in server/profiles/ beside or above the running binary, else
+ * in ../share/fundwatch/profiles/ beside it.  FW_ERR_NOT_FOUND names
+ * every place looked.  out holds outlen (PATH_MAX) bytes.
+ */
+fw_err profile_resolve(const char *arg, char *out, size_t outlen);
+/* Entries by code, NULL if none. */
+const struct profile_category *profile_category(const struct profile *p,
+    const char *code);
+const struct profile_eligibility *profile_eligibility(const struct profile *p,
+    const char *code);
+const struct profile_method *profile_method(const struct profile *p,
+    const char *code);
+const struct profile_termination *profile_termination(const struct profile *p,
+    const char *code);
+const struct profile_grade *profile_grade(const struct profile *p,
+    const char *code);
+/* enum profile_subject bit for a protocol subject kind ("pharmacy"), 0 for
+ * an unknown kind; a category fits a subject if its applies has that bit. */
+unsigned profile_subject_bit(const char *kind);
+/* True if s is a code: 1..FW_MAX_CODE characters of [A-Za-z0-9._-]. */
+int profile_code_valid(const char *s);
+/* The taxonomy for enrollment: [{"code","zh","en"}, ...] in file order;
+ * *out is the caller's to json_decref. */
+fw_err profile_taxonomy_json(const struct profile *p, json_t **out);
+
+/* ---- calendar.c: dates and the working-day calendar ------------------ */
+
+/*
+ * A day is a count of days since 1970-01-01 in the proleptic Gregorian
+ * calendar: exact arithmetic, no time zone.  The office's days are
+ * Asia/Shanghai dates (UTC+8 all year, no daylight saving since 1991).
+ * Days handled are those of years CAL_YEAR_MIN..CAL_YEAR_MAX.
+ */
+typedef int64_t cal_day;
+
+#define CAL_NONE		INT64_MIN	/* no day */
+#define CAL_YEAR_MIN		1900
+#define CAL_YEAR_MAX		9999
+#define CAL_DATE_LEN		11		/* "YYYY-MM-DD" and a NUL */
+#define CALENDAR_FILE_MAX	(1u << 20)
+#define CALENDAR_MAX_ENTRIES	20000		/* days listed in a file */
+#define CALENDAR_MAX_RANGE	366		/* days in one "A..B" line */
+#define CALENDAR_MAX_ADD	10000		/* working days one call may add */
+
+/* The day of y-m-d; FW_ERR_INVALID for a date that does not exist or a
+ * year outside CAL_YEAR_MIN..CAL_YEAR_MAX. */
+fw_err calendar_day(int y, int m, int d, cal_day *out);
+void calendar_ymd(cal_day day, int *y, int *m, int *d);
+/* Strict "YYYY-MM-DD" (zero-padded, nothing around it). */
+fw_err calendar_parse(const char *s, cal_day *out);
+/* "YYYY-MM-DD" into out; returns out. */
+char *calendar_format(cal_day day, char out[CAL_DATE_LEN]);
+int calendar_is_leap(int year);
+/* 1 = Monday .. 7 = Sunday. */
+int calendar_weekday(cal_day day);
+/* The Asia/Shanghai date at Unix time t (UTC+8, fixed). */
+cal_day calendar_china_day(int64_t t);
+/* The day `months` months after day: the same day of the month, or the
+ * month's last day if it has none (31 Jan + 1 month = 28/29 Feb), which is
+ * how 民法典 art 202 ends a period counted in months or years. */
+cal_day calendar_add_months(cal_day day, int64_t months);
+cal_day calendar_add_years(cal_day day, int64_t years);
+
+/* Weekends plus a list of holidays and of make-up working days (调休). */
+struct calendar;
+
+/* A calendar with weekends only. */
+fw_err calendar_new(struct calendar **out);
+/*
+ * Read a holiday list (at most CALENDAR_FILE_MAX bytes, UTF-8): one entry
+ * a line, "#" starts a comment:
+ *   2024-02-12                  a holiday
+ *   2024-02-10..2024-02-17      holidays, both ends included
+ *   holiday 2024-02-12          the same, spelt out
+ *   workday 2024-02-04          a weekend day that is worked (调休)
+ * A day listed twice, a workday on a weekday, a bad date: FW_ERR_CONFIG
+ * with "path:line: ...".  FW_ERR_NOT_FOUND if the file is absent.
+ */
+fw_err calendar_load(const char *path, struct calendar **out);
+fw_err calendar_load_mem(const char *name, const void *data, size_t len,
+    struct calendar **out);
+void calendar_free(struct calendar *cal);
+int calendar_is_working_day(const struct calendar *cal, cal_day day);
+/* The day on which n (0..CALENDAR_MAX_ADD) working days after start have
+ * passed, start not counted (民法典 art 201): the n-th working day after
+ * start; start itself for n = 0.  FW_ERR_INVALID for n out of range. */
+fw_err calendar_add_working_days(const struct calendar *cal, cal_day start,
+    int64_t n, cal_day *out);
+/* Working days d with from < d <= to; minus those with to < d <= from if
+ * to < from. */
+int64_t calendar_working_days_between(const struct calendar *cal, cal_day from,
+    cal_day to);
+
+/* ---- rules.c: appointment rules over a profile (no database) --------- */
+
+/*
+ * Pure functions: a profile and dates in, a decision out.  A refusal is
+ * FW_ERR_POLICY with a message that opens with the article ("QY art 2(2):
+ * age 61 at appointment is over 60; ..."), set with fw_seterr and, if why
+ * is not NULL, copied there too (whylen bytes, truncated).
+ */
+
+/* Completed years at day of someone born on birth, -1 if day < birth.  One
+ * year older on each birthday; a 29 Feb birthday falls on 1 Mar in common
+ * years (the day 29 Feb would have been). */
+int rules_age(cal_day birth, cal_day day);
+
+struct rules_appointment {
+	cal_day birth;
+	cal_day start;			/* day of appointment */
+	const char *method;		/* a method code of the profile */
+	const char *exception;		/* reason for an age exception, or NULL */
+	const char *const *attested;	/* eligibility codes attested */
+	size_t nattested;
+};
+/* May this appointment be made?  Unknown method or eligibility code,
+ * a required attestation missing, an age outside the bounds (without an
+ * exception with a reason, or outside the exception's bounds): policy. */
+fw_err rules_check_appointment(const struct profile *p,
+    const struct rules_appointment *a, char *why, size_t whylen);
+
+/* Last day of a term that starts on start: the same date term_years later
+ * (民法典 art 201-202: the start day is not counted, the period ends on
+ * the corresponding day); a 29 Feb start ends on 28 Feb in a common year. */
+cal_day rules_term_end(const struct profile *p, cal_day start);
+
+/* Renewal of a term [start, end] recorded on day: allowed by the profile,
+ * consent given where needed, the term not lapsed (lapsing profiles: day
+ * after end).  The new term starts on the old last day and ends
+ * rules_term_end of it; *new_end (may be NULL) gets that. */
+fw_err rules_check_renewal(const struct profile *p, cal_day end, cal_day day,
+    int consent, cal_day *new_end, char *why, size_t whylen);
+
+enum rules_state {
+	RULES_NOT_STARTED,		/* day before the start */
+	RULES_ACTIVE,			/* start <= day <= end, not terminated */
+	RULES_OVERDUE,			/* past end, not lapsing, not terminated:
+					   still appointed, awaiting renewal or
+					   termination (QY art 11(6)) */
+	RULES_LAPSED,			/* past end of a lapsing profile (GP art 7) */
+	RULES_TERMINATED,		/* on or after the termination took effect */
+};
+/* State on day of an appointment [start, end] terminated with effect from
+ * terminated (the first day no longer appointed; CAL_NONE if not). */
+enum rules_state rules_state(const struct profile *p, cal_day start,
+    cal_day end, cal_day terminated, cal_day day);
+/* True for RULES_ACTIVE and RULES_OVERDUE: may capture, may enroll. */
+int rules_appointed(enum rules_state st);
+const char *rules_state_name(enum rules_state st);
+
+struct rules_termination {
+	const char *reason;		/* a termination code of the profile */
+	cal_day recorded;		/* day the office records it; for a
+					   resignation, the day it was asked */
+	cal_day wanted;			/* effective day asked for; CAL_NONE =
+					   the earliest the reason allows */
+	cal_day term_end;		/* last day of the current term */
+	const char *note;		/* why; required for kind "other" */
+	const char *exception;		/* reason for waiving a notice period */
+};
+/* Check a termination and compute the first day no longer appointed:
+ *   cause        recorded (or wanted, if later)
+ *   resignation  recorded + notice_months (earlier only with an exception)
+ *   expiry       term_end + 1 at the earliest; refused before term_end
+ *   other        as cause, with a note required. */
+fw_err rules_check_termination(const struct profile *p,
+    const struct rules_termination *t, cal_day *effective, char *why,
+    size_t whylen);
+/* Day by which a change of a supervisor's information is reported (GP art
+ * 7: 20 working days); FW_ERR_NOT_FOUND if the profile sets no deadline. */
+fw_err rules_info_change_due(const struct profile *p,
+    const struct calendar *cal, cal_day changed, cal_day *due);
+/* Reward for a report verified at verified_fen (0..10^14): the grade's
+ * percentage rounded down to the fen, raised to the grade's floor and the
+ * profile's minimum, capped at its maximum.  FW_ERR_POLICY for a grade
+ * with no percentage (the officer enters the sum: rules_check_reward). */
+fw_err rules_reward(const struct profile *p, const char *grade,
+    int64_t verified_fen, int64_t *reward_fen, char *why, size_t whylen);
+/* An entered reward within the profile's bounds? */
+fw_err rules_check_reward(const struct profile *p, int64_t reward_fen,
+    char *why, size_t whylen);
 
 /* ---- init.c: `init`, the data folder, keys, CA and TLS certificate ---- */
-/* (owned by the init/http work; see init.c) */
+/*
+ * `fundwatch-server init --data DIR --profile NAME|FILE [--hostname NAME]...`
+ * (argv[0] is "init").  Makes a new data folder as laid out at the top of
+ * this file; refuses an existing DIR unless it is an empty folder, never
+ * overwrites a file, and on any failure removes what it made.  Prints what
+ * it made, the office recipient, the CA fingerprint and the next command.
+ * Returns the exit status: 0, 1 on failure, 2 on a usage error.
+ */
+int init_main(int argc, char **argv);
+
+/* ---- tls.c: the private CA, the server certificate, TLS contexts ----- */
+
+typedef struct ssl_ctx_st SSL_CTX;	/* as <openssl/types.h> has it */
+
+#define TLS_CA_DAYS		3650	/* private CA: 10 years */
+#define TLS_CERT_DAYS		825	/* server certificate */
+#define TLS_MAX_NAMES		32	/* --hostname arguments */
+#define TLS_NAME_MAX		253	/* bytes of a DNS name */
+#define TLS_FINGERPRINT_LEN	95	/* "AB:CD:...": 32 bytes, 31 colons */
+
+/* FW_OK if name can go in a certificate: a DNS name (letters, digits, '-'
+ * and '.', labels of 1..63 bytes, an optional leading "*."), or an IPv4
+ * or IPv6 address; FW_ERR_INVALID naming what is wrong otherwise. */
+fw_err tls_check_name(const char *name);
+/* Make a private CA: an ECDSA P-256 key and a self-signed X509v3
+ * certificate (CA:TRUE, pathlen 0, keyCertSign and cRLSign, TLS_CA_DAYS)
+ * with the common name cn.  Writes keyfile (PEM PKCS#8, 0600) and
+ * certfile (PEM, 0644) durably; FW_ERR_EXISTS if either exists, and
+ * nothing is left behind on failure. */
+fw_err tls_make_ca(const char *certfile, const char *keyfile, const char *cn);
+/* Make a server certificate signed by the CA in cacert/cakey for the n
+ * names (each checked by tls_check_name; IP addresses become IP SANs),
+ * plus DNS:localhost, IP:127.0.0.1 and IP:::1, with serverAuth EKU,
+ * TLS_CERT_DAYS.  Same files, modes and refusals as tls_make_ca. */
+fw_err tls_make_cert(const char *cacert, const char *cakey,
+    const char *const *names, size_t n, const char *certfile,
+    const char *keyfile);
+/* SHA-256 fingerprint of the first certificate in certfile, upper-case
+ * hex pairs joined by ':' (as `openssl x509 -fingerprint -sha256`). */
+fw_err tls_fingerprint(const char *certfile, char out[TLS_FINGERPRINT_LEN + 1]);
+/* A server context for certfile (the chain, leaf first) and keyfile
+ * (refused with FW_ERR_KEY_PERMS if group or others can read it): TLS 1.2
+ * minimum, 1.3 preferred, ECDHE AEAD suites only for 1.2, no compression,
+ * no renegotiation.  The caller frees it with SSL_CTX_free. */
+fw_err tls_server_ctx(const char *certfile, const char *keyfile,
+    SSL_CTX **out);
 
 /* ---- http.c: the HTTPS front (libevent evhttp + OpenSSL) -------------- */
-/* (owned by the init/http work; see http.c) */
+struct server;
+
+#define HTTP_MAX_HEADERS	(16u << 10)	/* request line + headers */
+#define HTTP_MAX_RESPONSE	(4u << 20)	/* cap of api_resp.body */
+#define HTTP_BODY_SLACK		(64u << 10)
+#define HTTP_MIN_RATE		1024	/* bytes/s a request earns past timeout */
+#define HTTP_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests */
+
+/* Largest request body evhttp reads: max(max_chunk, FW_MAX_BUNDLE) +
+ * HTTP_BODY_SLACK.  A larger one is answered 413 by evhttp itself, with
+ * its own HTML body (libevent 2.1 has no hook for it): clients go by the
+ * status (PROTOCOL.md section 10).  Bodies under it reach api_handle,
+ * which enforces each route's own limit with a JSON limit_exceeded. */
+uint64_t http_max_body(const struct srv_config *cfg);
+/* FW_OK if listen is a numeric "a.b.c.d:port" or "[v6]:port" (port
+ * 0..65535), FW_ERR_CONFIG naming what is wrong otherwise. */
+fw_err http_check_listen(const char *listen);
+/*
+ * Serve HTTPS on s->cfg.listen until SIGTERM.  Writes the bound port to
+ * DATADIR/run/port and the pid to run/pid (held locked: a second server
+ * on the same folder is refused); both are removed on a clean exit.
+ * Without foreground it detaches (daemon(3)) once the socket is bound.
+ * SIGTERM stops accepting, sets s->draining, closes idle connections,
+ * lets a request already begun arrive and be answered (with "Connection:
+ * close"; HTTP_DRAIN_SECONDS at most) and returns 0; SIGHUP reopens the
+ * log file.  Returns 1 if it cannot start.
+ */
+int http_run(struct server *s, int foreground);
+/* `fundwatch-server run [--data DIR] [-d] [-v] [-n]` (argv[0] is "run"):
+ * DIR defaults to $FUNDWATCH_DATA, then /var/lib/fundwatch.  Returns the
+ * exit status. */
+int run_main(int argc, char **argv);
 
 /* ---- api.c: request -> answer, the message interface ------------------ */
 
@@ -80,6 +459,8 @@ struct api_req {
 	const char *peer;		/* "127.0.0.1:50432", for logs */
 };
 
+struct server;
+
 struct api_resp {
 	int status;
 	const char *content_type;	/* "application/json" */
@@ -91,6 +472,83 @@ struct api_resp {
  * errors become the protocol's JSON error bodies. */
 void api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs);
 
+/* ---- db.c: SQLite (WAL, synchronous=FULL) ----------------------------- */
+
+fw_err db_open(const char *path, int create, sqlite3 **out);
+fw_err db_error(sqlite3 *db, const char *what);
+fw_err db_exec(sqlite3 *db, const char *sql);
+fw_err db_begin(sqlite3 *db);		/* BEGIN IMMEDIATE */
+fw_err db_commit(sqlite3 *db);		/* rolls back if COMMIT fails */
+void db_rollback(sqlite3 *db);		/* no-op outside a transaction */
+/* fmt: one letter per argument: 's' string (NULL -> NULL), 'i' int64_t,
+ * 'b' pointer then size_t, 'n' NULL. */
+fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
+    const char *fmt, ...);
+fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
+
+/* ---- audit.c: the hash-chained audit log ------------------------------ */
+
+/* Append an entry (inside the caller's transaction if one is open; else in
+ * its own).  detail is borrowed.  seq_out/hash_out may be NULL. */
+fw_err audit_append(sqlite3 *db, const char *actor, const char *action,
+    const char *subject, json_t *detail, int64_t *seq_out,
+    char hash_out[SHA256_HEX + 1]);
+/* Recompute the chain; FW_ERR_CHAIN naming the first bad entry. */
+fw_err audit_verify(sqlite3 *db, int64_t *count);
+
+/* ---- blob.c: the content-addressed blob store ----------------------- */
+
+void blob_path(const struct server *s, const char *hex, int partial, char *out,
+    size_t outsz);
+/* FW_ERR_NOSPACE if writing `more` bytes would pass the disk reserve. */
+fw_err blob_check_space(const struct server *s, uint64_t more);
+/* Bytes held of blob hex, and whether it is whole. */
+fw_err blob_held(const struct server *s, const char *hex, uint64_t *held,
+    int *complete);
+/* Write bytes [offset, offset+n) of a blob of the given size (protocol 8.2):
+ * overlap compared (FW_ERR_CONFLICT), offset past held (FW_ERR_OFFSET),
+ * rest appended and synced; when whole, hash-checked (FW_ERR_HASH_MISMATCH
+ * discards it) and moved into place. */
+fw_err blob_write(const struct server *s, const char *hex, uint64_t size,
+    uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete);
+
+/* ---- registry.c: supervisors, terms, devices -------------------------- */
+
+/* China-local day ("YYYY-MM-DD") of a Unix time: the office's dates are
+ * Asia/Shanghai, UTC+8 all year. */
+void registry_day(int64_t t, char out[11]);
+/* The term of supervisor sup active at time t (not terminated by then):
+ * its last day and the Unix time that day ends (China time); either may be
+ * NULL.  FW_ERR_NOT_APPOINTED naming the day if there is none. */
+fw_err registry_term_at(struct server *s, const char *sup, int64_t t,
+    char end[11], int64_t *end_t);
+
+/* ---- ingest.c: enrollment and the sync protocol ------------------------ */
+
+/* Each returns the answer in *ans; on some errors *ans holds extra fields
+ * for the error body (offset, missing).  auth_device is the device that
+ * signed the request, or NULL for import-bundle. */
+fw_err ingest_enroll(struct server *s, const uint8_t *body, size_t n, json_t **ans);
+fw_err ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
+    size_t n, json_t **ans);
+fw_err ingest_upload(struct server *s, const char *device, const char *blob,
+    uint64_t offset, const uint8_t *p, size_t n, json_t **ans);
+fw_err ingest_commit(struct server *s, const char *auth_device, const char *bundle,
+    json_t **ans);
+fw_err ingest_feed(struct server *s, const char *device, int64_t after,
+    int64_t limit, json_t **ans);
+fw_err ingest_feed_post(struct server *s, const char *device, const char *kind,
+    json_t *body);
+/* A one-time enrollment code for a supervisor ("XXXX-XXXX-XXXX"). */
+fw_err ingest_new_code(struct server *s, const char *supervisor, int64_t ttl,
+    char code[15], int64_t *expires);
+
+/* ---- admin.c: supervisor, device, audit, import-bundle ----------------- */
+
+int admin_is_command(const char *group);
+/* argv[0] is the group; returns the exit status. */
+int admin_main(int argc, char **argv);
+
 /* ---- server.c: the open data folder ----------------------------------- */
 
 struct server {
@@ -101,13 +559,16 @@ struct server {
 	struct ed25519_key *receipt_key;
 	uint8_t office_identity[AGE_KEY_LEN];
 	uint8_t office_recipient[AGE_KEY_LEN];
-	volatile int draining;		/* set on SIGTERM: answer "unavailable" */
+	volatile int draining;		/* set on SIGTERM: in-flight requests finish */
 };
 
 /* Open the data folder made by `init`: config, profile, database, keys.
  * Errors name the file and what is wrong with it. */
 fw_err server_open(const char *datadir, struct server **out);
 void server_close(struct server *s);
+/* The data folder: opt if given, else $FUNDWATCH_DATA, else
+ * /var/lib/fundwatch. */
+const char *server_datadir(const char *opt);
 /* Path of a file in the data folder ("keys/office.key"); static buffer per
  * call site is not used: out must hold PATH_MAX bytes. */
 void server_path(const struct server *s, const char *rel, char *out, size_t outsz);

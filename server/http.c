@@ -1,0 +1,1077 @@
+/*
+ * http.c: the HTTPS front of `fundwatch-server run` (server.h, section
+ * http.c), and the `run` subcommand itself.
+ *
+ * libevent's evhttp parses HTTP; each connection is an OpenSSL
+ * bufferevent made in the bevcb.  A complete request becomes a struct
+ * api_req of plain bytes for api_handle (api.c), whose answer goes back
+ * with the protocol's headers.  Nothing here parses HTTP or touches the
+ * store.
+ *
+ * What a hostile or broken client can cost is bounded here, where the
+ * bytes come in:
+ *   - bodies: evhttp reads at most http_max_body() bytes (more is 413,
+ *     with evhttp's own HTML body: see server.h); headers at most
+ *     HTTP_MAX_HEADERS (more is 400);
+ *   - connections: at most cfg.max_connections are served; one over the
+ *     cap is closed on the next turn of the loop, before its handshake;
+ *   - time: evhttp drops a connection idle for cfg.timeout, and a sweep
+ *     each second drops one whose request has taken longer than
+ *     cfg.timeout plus one second per HTTP_MIN_RATE bytes it sent, so
+ *     that a client trickling bytes (slowloris) cannot hold a slot.
+ * Each connection's state lives in the SSL object's ex_data; OpenSSL
+ * calls our free function when libevent frees the SSL, whichever way the
+ * connection ended, so the count of connections cannot drift.
+ *
+ * SIGTERM: the listening socket is closed, s->draining is set, idle
+ * connections are closed at once, and a request already under way is
+ * carried out and answered, with "Connection: close"; the loop ends when none is left, or after HTTP_DRAIN_SECONDS.
+ * SIGHUP reopens the log file.
+ */
+#include <sys/types.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "server.h"
+
+#define HTTP_BACKLOG		511
+#define HTTP_FD_SPARE		64	/* descriptors besides connections */
+#define HTTP_MAX_HEADER_LINES	1024	/* a bound for walking the headers */
+#define HTTP_ACCEPT_PAUSE	1	/* seconds without accept after EMFILE */
+
+enum http_phase {
+	HTTP_READING,		/* handshake, or reading a request */
+	HTTP_WRITING,		/* answered; the answer is being sent */
+};
+
+struct http;
+
+/* One connection, from the bevcb until OpenSSL frees its SSL. */
+struct http_conn {
+	struct http *h;
+	struct http_conn *prev, *next;
+	SSL *ssl;
+	enum http_phase phase;
+	struct timespec start;	/* when the current request began */
+	uint64_t mark;		/* bytes read from the socket by then */
+	int handshaken;		/* the TLS handshake is done */
+	int refused;		/* over the cap: closed at the next sweep */
+	int killed;		/* a close has been asked for */
+};
+
+struct http {
+	struct server *s;
+	SSL_CTX *ctx;
+	struct event_base *base;
+	struct evhttp *evh;
+	struct evhttp_bound_socket *bound;
+	struct event *sweep_ev, *tick_ev, *resume_ev;
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct http_conn *conns;	/* every live connection */
+	size_t nconns;			/* of which served (not refused) */
+	size_t nrefused;
+	size_t nlive;			/* list length, for bounded walks */
+	int cap_logged;
+	int draining;
+	struct timespec drain_start;
+	uint64_t max_body;
+	char portfile[PATH_MAX], pidfile[PATH_MAX];
+	int pidfd;
+};
+
+static int http_ssl_index = -1;
+
+/* libevent's own messages (accept errors, bugs) into our log. */
+static void
+http_event_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+static void
+http_now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static int64_t
+http_elapsed(const struct timespec *since)
+{
+	struct timespec now;
+
+	http_now(&now);
+	return (int64_t)(now.tv_sec - since->tv_sec);
+}
+
+/* Bytes read from the socket (TLS records) so far. */
+static uint64_t
+http_bytes_read(const struct http_conn *c)
+{
+	BIO *b = SSL_get_rbio(c->ssl);
+
+	return b != NULL ? BIO_number_read(b) : 0;
+}
+
+uint64_t
+http_max_body(const struct srv_config *cfg)
+{
+	uint64_t m = cfg->max_chunk > FW_MAX_BUNDLE ? cfg->max_chunk : FW_MAX_BUNDLE;
+
+	return m + HTTP_BODY_SLACK;
+}
+
+/* ---- the listening address -------------------------------------------- */
+
+static fw_err
+http_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *h = s, *p;
+	size_t hl;
+	unsigned long port = 0;
+
+	memset(ss, 0, sizeof *ss);
+	if (s[0] == '[') {
+		if ((colon = strstr(s, "]:")) == NULL)
+			return fw_seterr(FW_ERR_CONFIG, "listen '%s': expected "
+			    "[IPv6]:port", s);
+		h = s + 1;
+		hl = (size_t)(colon - h);
+		p = colon + 2;
+	} else {
+		if ((colon = strrchr(s, ':')) == NULL)
+			return fw_seterr(FW_ERR_CONFIG, "listen '%s': expected "
+			    "address:port, e.g. 127.0.0.1:8443", s);
+		hl = (size_t)(colon - s);
+		p = colon + 1;
+	}
+	if (hl == 0 || hl >= sizeof host)
+		return fw_seterr(FW_ERR_CONFIG, "listen '%s': bad address", s);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p) ||
+	    (port = strtoul(p, NULL, 10)) > 65535)
+		return fw_seterr(FW_ERR_CONFIG, "listen '%s': port '%s' is not "
+		    "0..65535", s, p);
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return fw_seterr(FW_ERR_CONFIG, "listen '%s': '%s' is not "
+			    "an IPv6 address", s, host);
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof *a;
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return fw_seterr(FW_ERR_CONFIG, "listen '%s': '%s' is not "
+			    "an IPv4 address (IPv6 goes in brackets: [::1]:8443)",
+			    s, host);
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		*len = sizeof *a;
+	}
+	return FW_OK;
+}
+
+fw_err
+http_check_listen(const char *listen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return http_parse_listen(listen, &ss, &len);
+}
+
+/* A nonblocking listening socket on cfg.listen; *port gets the port. */
+static fw_err
+http_bind(const char *listen_s, int *fdp, unsigned *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+	int fd, one = 1;
+	fw_err e;
+
+	if ((e = http_parse_listen(listen_s, &ss, &len)) != FW_OK)
+		return e;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return fw_seterr(FW_ERR_IO, "listen %s: socket: %s", listen_s,
+		    strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof one) == -1))
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, HTTP_BACKLOG) == -1)
+		goto fail;
+	len = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		goto fail;
+	*port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	*fdp = fd;
+	return FW_OK;
+fail:
+	e = fw_seterr(FW_ERR_IO, "listen %s: %s", listen_s, strerror(errno));
+	close(fd);
+	return e;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void
+http_conn_unlink(struct http_conn *c)
+{
+	struct http *h = c->h;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	h->nlive--;
+	if (c->refused)
+		h->nrefused--;
+	else
+		h->nconns--;
+	if (h->nconns + 1 < (size_t)h->s->cfg.max_connections)
+		h->cap_logged = 0;
+	/* The last one gone while draining: end now, not at the next tick.
+	 * (No sweep_ev once http_free has begun.) */
+	if (h->draining && h->nlive == 0 && h->sweep_ev != NULL)
+		event_active(h->sweep_ev, EV_TIMEOUT, 0);
+}
+
+/* OpenSSL's ex_data free callback: the SSL of a connection is being
+ * freed, so the connection is gone.  Called for every SSL; ours carry a
+ * non-NULL pointer. */
+static void
+http_conn_free_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct http_conn *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (c == NULL)
+		return;
+	http_conn_unlink(c);
+	free(c);
+}
+
+static struct http_conn *
+http_conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (evcon == NULL || (bev = evhttp_connection_get_bufferevent(evcon)) == NULL ||
+	    (ssl = bufferevent_openssl_get_ssl(bev)) == NULL)
+		return NULL;
+	return SSL_get_ex_data(ssl, http_ssl_index);
+}
+
+/*
+ * Close c without an answer: shut its socket down, so that libevent reads
+ * an end of file and evhttp frees the connection as it frees one whose
+ * client left (and with it the SSL, and c).  The socket, not the
+ * bufferevent: evhttp may have freed the bufferevent already, while its
+ * SSL (and so c, and the descriptor, which libevent closes just before
+ * the SSL) waits for libevent's deferred finalizer.
+ */
+static void
+http_conn_kill(struct http_conn *c, const char *why)
+{
+	BIO *b = SSL_get_rbio(c->ssl);
+	int fd = b != NULL ? (int)BIO_get_fd(b, NULL) : -1;
+
+	if (c->killed || fd < 0)
+		return;	/* no socket yet: the next sweep */
+	c->killed = 1;
+	log_debug("connection closed: %s", why);
+	shutdown(fd, SHUT_RDWR);
+}
+
+/*
+ * Why c should be closed now, or NULL.  A request has cfg.timeout, plus
+ * a second per HTTP_MIN_RATE bytes it sent (counted up to the body cap):
+ * a slow link uploading a chunk gets its time, a client trickling bytes
+ * does not.  A body over the cap is read out so that evhttp can answer
+ * 413 (lingering close), but past twice the cap the client is only
+ * wasting bandwidth and is cut off without an answer.
+ */
+static const char *
+http_conn_verdict(const struct http *h, const struct http_conn *c)
+{
+	uint64_t total, got, cap = h->max_body + HTTP_MAX_HEADERS;
+
+	if (c->refused)
+		return "over max_connections";
+	total = http_bytes_read(c);
+	got = total - c->mark;
+	if (h->draining && (total == 0 || (c->handshaken && got == 0)))
+		return "idle while shutting down";
+	if (got > 2 * cap)
+		return "request body far over the cap";
+	if (got > cap)
+		got = cap;
+	if (http_elapsed(&c->start) > h->s->cfg.timeout + (int64_t)(got /
+	    HTTP_MIN_RATE))
+		return "request too slow";
+	return NULL;
+}
+
+/*
+ * Walk the connections once and close those http_conn_verdict condemns;
+ * then end the loop if draining is done.  A kill only shuts a socket
+ * down: libevent frees the connection later.
+ */
+static void
+http_sweep(struct http *h)
+{
+	struct http_conn *c = h->conns;
+	size_t bound = h->nlive;
+	const char *why;
+
+	for (; c != NULL && bound > 0; c = c->next, bound--) {
+		if (c->killed || c->phase != HTTP_READING)
+			continue;
+		if ((why = http_conn_verdict(h, c)) != NULL)
+			http_conn_kill(c, why);
+	}
+	if (!h->draining)
+		return;
+	if (h->nlive == 0) {
+		log_info("all requests answered; exiting");
+		event_base_loopbreak(h->base);
+	} else if (http_elapsed(&h->drain_start) >= HTTP_DRAIN_SECONDS) {
+		log_warnx("%zu connections still busy after %d s; closing them",
+		    h->nlive, HTTP_DRAIN_SECONDS);
+		event_base_loopbreak(h->base);
+	}
+}
+
+static void
+http_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_sweep(arg);
+}
+
+/* OpenSSL's info callback: at the end of the handshake, the bytes read
+ * so far are the handshake's; the first request starts after them (a
+ * connection that sent nothing more is idle). */
+static void
+http_info_cb(const SSL *ssl, int where, int ret)
+{
+	struct http_conn *c;
+
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_DONE) == 0 ||
+	    (c = SSL_get_ex_data(ssl, http_ssl_index)) == NULL || c->handshaken)
+		return;
+	c->handshaken = 1;
+	c->mark = http_bytes_read(c);
+}
+
+/* evhttp's bevcb: a new connection.  Never returns NULL while it can
+ * help it: evhttp would then serve the connection in plain text (and
+ * http_request_cb refuses any request on a connection without TLS). */
+static struct bufferevent *
+http_bevcb(struct event_base *base, void *arg)
+{
+	struct http *h = arg;
+	struct bufferevent *bev;
+	struct http_conn *c;
+	SSL *ssl;
+
+	if ((c = calloc(1, sizeof *c)) == NULL)
+		return NULL;
+	if ((ssl = SSL_new(h->ctx)) == NULL ||
+	    !SSL_set_ex_data(ssl, http_ssl_index, c)) {
+		ERR_clear_error();
+		SSL_free(ssl);	/* c is not set on it, or not freed by it */
+		free(c);
+		return NULL;
+	}
+	c->h = h;
+	c->ssl = ssl;
+	http_now(&c->start);
+	SSL_set_info_callback(ssl, http_info_cb);
+	if (h->draining || h->nconns >= (size_t)h->s->cfg.max_connections) {
+		c->refused = 1;
+		h->nrefused++;
+		if (!h->cap_logged && !h->draining) {
+			log_warnx("max_connections (%" PRId64 ") reached: refusing "
+			    "new connections", h->s->cfg.max_connections);
+			h->cap_logged = 1;
+		}
+		event_active(h->sweep_ev, EV_TIMEOUT, 0);
+	} else
+		h->nconns++;
+	c->next = h->conns;
+	if (h->conns != NULL)
+		h->conns->prev = c;
+	h->conns = c;
+	h->nlive++;
+	/* From here the SSL owns c: freeing it (on failure below, inside
+	 * libevent) unlinks and frees c through http_conn_free_cb. */
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		return NULL;	/* c is freed already */
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* The answer has gone out: the next request on the connection starts
+ * its clock now. */
+static void
+http_complete_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_conn *c = arg;
+
+	(void)req;
+	c->phase = HTTP_READING;
+	http_now(&c->start);
+	c->mark = http_bytes_read(c);
+	if (c->h->draining)
+		event_active(c->h->sweep_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	}
+	return NULL;	/* evhttp's own table */
+}
+
+static const char *
+http_method(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "?";
+}
+
+/* Send status and body with the headers every answer carries. */
+static void
+http_send(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    int status, const char *ctype, const void *body, size_t len)
+{
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	char now[24];
+
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "FW-Server-Time", now);
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
+	if (h->draining || c == NULL)
+		evhttp_add_header(oh, "Connection", "close");
+	if (len > 0 && evbuffer_add(evhttp_request_get_output_buffer(req), body,
+	    len) == -1) {
+		log_warnx("out of memory for an answer of %zu bytes", len);
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	if (c != NULL) {
+		c->phase = HTTP_WRITING;
+		evhttp_request_set_on_complete_cb(req, http_complete_cb, c);
+	}
+	evhttp_send_reply(req, status, http_reason(status), NULL);
+}
+
+/* A JSON error of our own (section 10 of the protocol). */
+static void
+http_error(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    fw_err e, const char *msg)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", fw_strerror(e), "message", msg);
+	char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	if (text != NULL)
+		http_send(h, req, c, fw_err_http_status(e), "application/json", text,
+		    strlen(text));
+	else
+		evhttp_send_error(req, fw_err_http_status(e), NULL);
+	free(text);
+	json_decref(o);
+}
+
+/*
+ * The headers api.c reads, each at most once: two values of a header
+ * that is signed over or chosen on would make the answer depend on which
+ * one a component read.  Returns NULL, or the name of a repeated header.
+ */
+static const char *
+http_headers(struct evhttp_request *req, struct api_req *rq)
+{
+	static const char *const names[] = {"FW-Device", "FW-Time", "FW-Nonce",
+	    "FW-Signature", "Content-Type"};
+	const char **slots[] = {&rq->fw_device, &rq->fw_time, &rq->fw_nonce,
+	    &rq->fw_signature, &rq->content_type};
+	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	size_t n = 0;
+
+	for (kv = ih->tqh_first; kv != NULL && n < HTTP_MAX_HEADER_LINES;
+	    kv = kv->next.tqe_next, n++) {
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			if (strcasecmp(kv->key, names[i]) != 0)
+				continue;
+			if (*slots[i] != NULL)
+				return names[i];
+			*slots[i] = kv->value;
+		}
+	}
+	return NULL;
+}
+
+/* The request target as it may go in a log line: printable ASCII only,
+ * cut at outsz - 1 bytes (it is the client's to choose). */
+static const char *
+http_printable(const char *in, char *out, size_t outsz)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
+		out[i] = in[i] > 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
+static void
+http_peer(struct evhttp_request *req, char *out, size_t outsz)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	if (evcon != NULL)
+		evhttp_connection_get_peer(evcon, &addr, &port);
+	if (addr == NULL)
+		snprintf(out, outsz, "-");
+	else if (strchr(addr, ':') != NULL)
+		snprintf(out, outsz, "[%s]:%u", addr, (unsigned)port);
+	else
+		snprintf(out, outsz, "%s:%u", addr, (unsigned)port);
+}
+
+/* evhttp's generic callback: one whole request, body included. */
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct http_conn *c = http_conn_of(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct api_req rq;
+	struct api_resp rs;
+	struct evbuffer *in;
+	char peer[INET6_ADDRSTRLEN + 16], msg[128], target[128];
+	const char *dup;
+	size_t len;
+
+	if (c == NULL) {
+		/* No TLS on this connection (see http_bevcb): answer nothing
+		 * of substance. */
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	memset(&rq, 0, sizeof rq);
+	http_peer(req, peer, sizeof peer);
+	rq.peer = peer;
+	rq.method = http_method(cmd);
+	if ((rq.target = evhttp_request_get_uri(req)) == NULL)
+		rq.target = "";
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST &&
+	    cmd != EVHTTP_REQ_PUT) {
+		snprintf(msg, sizeof msg, "method %s is not allowed; expected GET, "
+		    "POST or PUT", rq.method);
+		http_error(h, req, c, FW_ERR_METHOD, msg);
+		return;
+	}
+	if ((dup = http_headers(req, &rq)) != NULL) {
+		snprintf(msg, sizeof msg, "header '%s' appears more than once", dup);
+		http_error(h, req, c, strncmp(dup, "FW-", 3) == 0 ? FW_ERR_AUTH :
+		    FW_ERR_INVALID, msg);
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	rq.body = (const uint8_t *)"";
+	if (len > 0 && (rq.body = evbuffer_pullup(in, -1)) == NULL) {
+		http_error(h, req, c, FW_ERR_NOMEM, "no memory for the request body");
+		return;
+	}
+	rq.bodylen = len;
+
+	memset(&rs, 0, sizeof rs);
+	buf_init(&rs.body, HTTP_MAX_RESPONSE);
+	api_handle(h->s, &rq, &rs);
+	if (rs.status < 200 || rs.status > 599) {
+		log_warnx("%s %s %s: api answered status %d", peer, rq.method,
+		    http_printable(rq.target, target, sizeof target), rs.status);
+		buf_free(&rs.body);
+		http_error(h, req, c, FW_ERR_INTERNAL, "no answer");
+		return;
+	}
+	log_debug("%s %s %s %zu -> %d %zu", peer, rq.method,
+	    http_printable(rq.target, target, sizeof target), len, rs.status,
+	    rs.body.len);
+	http_send(h, req, c, rs.status, rs.content_type != NULL ?
+	    rs.content_type : "application/json", rs.body.data, rs.body.len);
+	buf_free(&rs.body);
+}
+
+/* ---- signals, accept errors, the pid and port files --------------------- */
+
+static void
+http_term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct http *h = arg;
+
+	(void)what;
+	if (h->draining)
+		return;
+	log_info("%s: no new connections; finishing %zu in progress",
+	    sig == SIGINT ? "SIGINT" : "SIGTERM", h->nlive);
+	h->draining = 1;
+	h->s->draining = 1;
+	http_now(&h->drain_start);
+	if (h->bound != NULL) {
+		evhttp_del_accept_socket(h->evh, h->bound);	/* closes it */
+		h->bound = NULL;
+	}
+	event_del(h->resume_ev);
+	http_sweep(h);
+}
+
+static void
+http_hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (log_reopen() == -1)
+		log_warn("SIGHUP: cannot reopen the log file");
+	else
+		log_info("SIGHUP: log reopened");
+}
+
+static void
+http_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->bound != NULL)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(h->bound));
+}
+
+/* accept(2) failed.  Out of descriptors or memory, the socket would stay
+ * readable and the loop spin: pause accepting for a second instead. */
+static void
+http_accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct http *h = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {HTTP_ACCEPT_PAUSE, 0};
+
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		log_warnx("accept: %s; pausing for %d s (%zu connections)",
+		    strerror(err), HTTP_ACCEPT_PAUSE, h->nlive);
+		evconnlistener_disable(lev);
+		evtimer_add(h->resume_ev, &tv);
+	} else
+		log_debug("accept: %s", strerror(err));
+}
+
+/* Make sure max_connections descriptors are there to be had. */
+static void
+http_fd_limit(int64_t maxconn)
+{
+	rlim_t want = (rlim_t)maxconn + HTTP_FD_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+	    rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur < want)
+		log_warnx("open files limit %llu is below max_connections + %d; "
+		    "accept will pause when it is reached",
+		    (unsigned long long)rl.rlim_cur, HTTP_FD_SPARE);
+}
+
+/* Lock run/pid so that a second server on the same folder is refused. */
+static fw_err
+http_lock_pid(struct http *h)
+{
+	char old[32];
+	ssize_t n;
+
+	h->pidfd = open(h->pidfile, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (h->pidfd == -1)
+		return file_errno(errno, h->pidfile);
+	if (flock(h->pidfd, LOCK_EX | LOCK_NB) == -1) {
+		n = errno == EWOULDBLOCK ? pread(h->pidfd, old, sizeof old - 1, 0) : -1;
+		old[n > 0 ? n : 0] = '\0';
+		old[strcspn(old, "\n")] = '\0';
+		close(h->pidfd);
+		h->pidfd = -1;
+		return fw_seterr(FW_ERR_EXISTS, "%s: another server runs on this data "
+		    "folder (pid %s)", h->pidfile, old[0] != '\0' ? old : "?");
+	}
+	return FW_OK;
+}
+
+static fw_err
+http_write_pid(struct http *h)
+{
+	char text[32];
+	int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+	fw_err e;
+
+	if (ftruncate(h->pidfd, 0) == -1)
+		return file_errno(errno, h->pidfile);
+	if (pwrite(h->pidfd, text, (size_t)n, 0) != n)
+		return file_errno(errno ? errno : EIO, h->pidfile);
+	if ((e = file_fsync(h->pidfd, h->pidfile)) != FW_OK)
+		return e;
+	return file_fsync_dir(h->pidfile);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void
+http_free(struct http *h)
+{
+	/* evhttp first: freeing its connections frees their SSLs, whose
+	 * callbacks still use h. */
+	if (h->evh != NULL)
+		evhttp_free(h->evh);
+	if (h->sweep_ev != NULL)
+		event_free(h->sweep_ev);
+	h->sweep_ev = NULL;
+	if (h->tick_ev != NULL)
+		event_free(h->tick_ev);
+	if (h->resume_ev != NULL)
+		event_free(h->resume_ev);
+	if (h->sig_term != NULL)
+		event_free(h->sig_term);
+	if (h->sig_int != NULL)
+		event_free(h->sig_int);
+	if (h->sig_hup != NULL)
+		event_free(h->sig_hup);
+	if (h->base != NULL)
+		event_base_free(h->base);	/* runs pending finalizers */
+	if (h->ctx != NULL)
+		SSL_CTX_free(h->ctx);
+	if (h->pidfd != -1)
+		close(h->pidfd);
+}
+
+static fw_err
+http_setup(struct http *h, int fd)
+{
+	struct timeval tick = {1, 0}, tmo = {(time_t)h->s->cfg.timeout, 0};
+
+	if ((h->base = event_base_new()) == NULL ||
+	    (h->evh = evhttp_new(h->base)) == NULL ||
+	    (h->sweep_ev = event_new(h->base, -1, 0, http_sweep_cb, h)) == NULL ||
+	    (h->tick_ev = event_new(h->base, -1, EV_PERSIST, http_sweep_cb,
+	    h)) == NULL ||
+	    (h->resume_ev = evtimer_new(h->base, http_resume_cb, h)) == NULL ||
+	    (h->sig_term = evsignal_new(h->base, SIGTERM, http_term_cb, h)) == NULL ||
+	    (h->sig_int = evsignal_new(h->base, SIGINT, http_term_cb, h)) == NULL ||
+	    (h->sig_hup = evsignal_new(h->base, SIGHUP, http_hup_cb, h)) == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "libevent: cannot set up the loop");
+	if (event_add(h->tick_ev, &tick) == -1 ||
+	    event_add(h->sig_term, NULL) == -1 || event_add(h->sig_int, NULL) == -1 ||
+	    event_add(h->sig_hup, NULL) == -1)
+		return fw_seterr(FW_ERR_INTERNAL, "libevent: cannot add events");
+	evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(h->evh, (ev_ssize_t)h->max_body);
+	evhttp_set_timeout_tv(h->evh, &tmo);
+	/* Every method evhttp knows reaches us, so that the wrong ones get
+	 * a JSON 405 rather than evhttp's HTML 501. */
+	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	/* Read out (and drop) a body over the cap before answering 413, so
+	 * that the client is not reset while still sending and sees it. */
+	evhttp_set_flags(h->evh, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_set_bevcb(h->evh, http_bevcb, h);
+	evhttp_set_gencb(h->evh, http_request_cb, h);
+	if ((h->bound = evhttp_accept_socket_with_handle(h->evh, fd)) == NULL)
+		return fw_seterr(FW_ERR_IO, "libevent: cannot accept on the socket");
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(h->bound),
+	    http_accept_error_cb);
+	return FW_OK;
+}
+
+/* The TLS context of tls/server.pem and tls/server.key. */
+static fw_err
+http_tls(struct server *s, SSL_CTX **ctx)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+
+	server_path(s, "tls/server.pem", cert, sizeof cert);
+	server_path(s, "tls/server.key", key, sizeof key);
+	return tls_server_ctx(cert, key, ctx);
+}
+
+/* Leave the terminal: logs go to syslog or the configured file. */
+static fw_err
+http_detach(struct server *s)
+{
+	char path[PATH_MAX];
+	int verbose = log_getverbose();
+
+	if (daemon(1, 0) == -1)
+		return fw_seterr(FW_ERR_IO, "daemon: %s", strerror(errno));
+	log_init("fundwatch-server", 0, verbose);
+	if (s->cfg.log_file != NULL && s->cfg.log_file[0] != '\0') {
+		if (s->cfg.log_file[0] == '/')
+			snprintf(path, sizeof path, "%s", s->cfg.log_file);
+		else
+			server_path(s, s->cfg.log_file, path, sizeof path);
+		if (log_open(path) == -1)
+			log_warn("log_file %s: cannot open; logging to syslog", path);
+	}
+	return FW_OK;
+}
+
+int
+http_run(struct server *s, int foreground)
+{
+	struct http h;
+	char text[16];
+	unsigned port = 0;
+	int fd = -1, n;
+	fw_err e;
+
+	memset(&h, 0, sizeof h);
+	h.s = s;
+	h.pidfd = -1;
+	h.max_body = http_max_body(&s->cfg);
+	server_path(s, "run/port", h.portfile, sizeof h.portfile);
+	server_path(s, "run/pid", h.pidfile, sizeof h.pidfile);
+	signal(SIGPIPE, SIG_IGN);
+	event_set_log_callback(http_event_log);
+	if (http_ssl_index == -1 && (http_ssl_index = SSL_get_ex_new_index(0,
+	    "fundwatch connection", NULL, NULL, http_conn_free_cb)) == -1) {
+		log_warnx("OpenSSL: no ex_data index");
+		return 1;
+	}
+	if ((e = http_tls(s, &h.ctx)) != FW_OK ||
+	    (e = http_lock_pid(&h)) != FW_OK)
+		goto fail;
+	/* A stale port file must not send a client to an old port. */
+	if (unlink(h.portfile) == -1 && errno != ENOENT) {
+		e = file_errno(errno, h.portfile);
+		goto fail;
+	}
+	http_fd_limit(s->cfg.max_connections);
+	if ((e = http_bind(s->cfg.listen, &fd, &port)) != FW_OK)
+		goto fail;
+	if (!foreground && (e = http_detach(s)) != FW_OK)
+		goto fail;
+	if ((e = http_setup(&h, fd)) != FW_OK)
+		goto fail;
+	fd = -1;	/* the listener owns it */
+	n = snprintf(text, sizeof text, "%u\n", port);
+	if ((e = http_write_pid(&h)) != FW_OK ||
+	    (e = file_write_durable(h.portfile, text, (size_t)n, 0644)) != FW_OK)
+		goto fail;
+	log_info("listening on %s (port %u), profile %s, max_connections %" PRId64
+	    ", timeout %" PRId64 " s, body cap %" PRIu64 " bytes", s->cfg.listen,
+	    port, s->profile != NULL ? s->profile->name : "?",
+	    s->cfg.max_connections, s->cfg.timeout, h.max_body);
+	if (event_base_dispatch(h.base) == -1) {
+		e = fw_seterr(FW_ERR_INTERNAL, "libevent: the loop failed");
+		goto fail;
+	}
+	unlink(h.portfile);
+	unlink(h.pidfile);
+	http_free(&h);
+	log_info("stopped");
+	return 0;
+fail:
+	log_warnx("%s (%s)", fw_errmsg(), fw_strerror(e));
+	if (fd != -1)
+		close(fd);
+	if (h.pidfd != -1) {
+		/* Ours while we hold the lock. */
+		unlink(h.portfile);
+		unlink(h.pidfile);
+	}
+	http_free(&h);
+	return 1;
+}
+
+/* ---- `run` -------------------------------------------------------------- */
+
+static void
+run_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: fundwatch-server run [--data DIR] [-d] [-v] [-n]\n"
+	    "\n"
+	    "Serve the devices' sync protocol over HTTPS from the data folder DIR\n"
+	    "(default $FUNDWATCH_DATA, else /var/lib/fundwatch), made by `init`.\n"
+	    "\n"
+	    "  --data DIR   the data folder\n"
+	    "  -d           stay in the foreground, log to stderr\n"
+	    "  -v           log more (debug); twice for libevent's debug too\n"
+	    "  -n           check the configuration, profile, keys and\n"
+	    "               certificate, then exit: 0 if good, 1 with the error\n"
+	    "  -h, --help   this text\n"
+	    "\n"
+	    "SIGTERM finishes the requests in progress and exits; SIGHUP reopens\n"
+	    "the log file.  The bound port is written to DIR/run/port.\n");
+}
+
+/* -n: everything `run` would load, loaded. */
+static fw_err
+run_check(struct server *s)
+{
+	SSL_CTX *ctx;
+	fw_err e;
+
+	if ((e = http_check_listen(s->cfg.listen)) != FW_OK ||
+	    (e = http_tls(s, &ctx)) != FW_OK)
+		return e;
+	SSL_CTX_free(ctx);
+	return FW_OK;
+}
+
+int
+run_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, 'D'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *data = NULL, *dir;
+	int c, foreground = 0, verbose = 0, check = 0, rc;
+	struct server *s;
+	fw_err e;
+
+	optind = 0;	/* glibc: start afresh, whatever ran before */
+	while ((c = getopt_long(argc, argv, "dvnh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			data = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			run_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "run: unexpected argument '%s'\n", argv[optind]);
+		run_usage(stderr);
+		return 2;
+	}
+	dir = server_datadir(data);
+	/* stderr until http_run detaches. */
+	log_init("fundwatch-server", 1, verbose);
+	if (verbose > 1)
+		event_enable_debug_logging(EVENT_DBG_ALL);
+	if ((e = server_open(dir, &s)) == FW_OK && check &&
+	    (e = run_check(s)) != FW_OK)
+		server_close(s);
+	if (e != FW_OK) {
+		fprintf(stderr, "fundwatch-server: %s: %s (%s)\n", dir, fw_errmsg(),
+		    fw_strerror(e));
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK\n", dir);
+		server_close(s);
+		return 0;
+	}
+	rc = http_run(s, foreground);
+	server_close(s);
+	return rc;
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# make demo: runs what exists of fundwatch end to end on the embedded
+# defaults and says what it did.  Each piece of the system adds its part.
+set -eu
+B=${B:-build}
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT INT TERM
+say() { printf '%s\n' "$*"; }
+
+say "== fundwatch demo"
+say "$("$B/fundwatch-agent" --version); $("$B/fundwatch-server" --version)"
+
+say ""
+say "== 1. A device seals a bundle of two observations with encrypted evidence"
+"$B/tests/tools/fwvec" make "$t/v" >/dev/null
+say "device id:      $(cat "$t/v/device.id")"
+say "bundle id:      $(cat "$t/v/bundle.id")"
+say "manifest:       $(wc -c <"$t/v/manifest.json") bytes, deflated to $(($(wc -c <"$t/v/bundle.fwb") - 68)) bytes"
+say "evidence:       $(wc -c <"$t/v/evidence.txt") bytes -> age file of $(wc -c <"$t/v/evidence.txt.age") bytes for $(cut -c1-20 "$t/v/office.pub")…"
+
+say ""
+say "== 2. Tools that are not fundwatch's check it"
+openssl pkeyutl -verify -pubin -inkey "$t/v/device.pub.pem" -rawin \
+    -in "$t/v/manifest.json" -sigfile "$t/v/manifest.sig" >/dev/null
+say "openssl:        Ed25519 signature of the manifest verifies"
+[ "$(sha256sum "$t/v/manifest.json" | cut -c1-64)" = "$(cat "$t/v/bundle.id")" ]
+say "sha256sum:      bundle id is the SHA-256 of the manifest"
+age -d -i "$t/v/office.key" "$t/v/evidence.txt.age" | cmp -s - "$t/v/evidence.txt"
+say "age -d:         the office key decrypts the evidence:"
+age -d -i "$t/v/office.key" "$t/v/evidence.txt.age" | sed 's/^/                  /'
+
+say ""
+say "== 3. fundwatch refuses a forged bundle"
+cp "$t/v/bundle.fwb" "$t/forged.fwb"
+printf 'X' | dd of="$t/forged.fwb" bs=1 seek=10 conv=notrunc 2>/dev/null
+if "$B/tests/tools/fwvec" open-bundle "$t/v/device.pub.pem" "$t/forged.fwb" 2>"$t/err"; then
+	say "forged bundle accepted: demo FAILED"
+	exit 1
+fi
+say "one byte of the signature changed: $(sed 's/^fwvec: //' "$t/err")"
+say ""
+say "demo done."
