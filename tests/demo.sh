@@ -38,5 +38,32 @@ if "$B/tests/tools/fwvec" open-bundle "$t/v/device.pub.pem" "$t/forged.fwb" 2>"$
 	exit 1
 fi
 say "one byte of the signature changed: $(sed 's/^fwvec: //' "$t/err")"
+
+say ""
+say "== 4. The office: a server, a supervisor, a one-time code, a device's bundle"
+"$B/fundwatch-server" init --data "$t/office" --profile qingyuan >/dev/null
+sed -i 's/^listen *=.*/listen = 127.0.0.1:0/' "$t/office/fundwatch.conf"
+"$B/fundwatch-server" run --data "$t/office" -d 2>"$t/server.log" &
+spid=$!
+trap 'kill $spid 2>/dev/null; rm -rf "$t"' EXIT INT TERM
+i=0
+while [ ! -s "$t/office/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+say "server:         https://127.0.0.1:$(cat "$t/office/run/port") (profile qingyuan)"
+method=$(sed -n 's/^\[method \(.*\)\]/\1/p' "$t/office/profile.conf" | head -n 1)
+set -- $(sed -n '/^\[eligibility /{s/^\[eligibility \(.*\)\]/\1/;h;};/^required *= *yes/{x;p;}' \
+    "$t/office/profile.conf" | sed 's/^/--attest /')
+"$B/fundwatch-server" supervisor add --data "$t/office" --name "李四" --birth 1975-03-08 \
+    --method "$method" "$@" | sed 's/^/                /'
+code=$("$B/fundwatch-server" device code --data "$t/office" --supervisor S0001 --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
+say "one-time code:  issued for S0001 (valid 24 h, usable once)"
+python3 tests/demo_client.py "$(cat "$t/office/run/port")" "$t/office/tls/ca.pem" "$code" |
+    sed 's/^/                /'
+"$B/fundwatch-server" device list --data "$t/office" | sed 's/^/                /'
+"$B/fundwatch-server" audit verify --data "$t/office" | sed 's/^/                /'
+kill -TERM $spid
+wait $spid
+say "server stopped cleanly (SIGTERM)."
+
 say ""
 say "demo done."
