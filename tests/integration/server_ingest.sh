@@ -22,4 +22,18 @@ fi
 python3 "$here/server_ingest.py" "$B/fundwatch-server" "$t/d" "$(cat "$t/d/run/port")"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# server: /' "$t/server.log" | tail -n 40
-exit $rc
+
+# Restart with a disk reserve no disk has free: uploads are refused.
+kill -TERM "$pid"
+wait "$pid"
+sed -i 's/^disk_reserve *=.*/disk_reserve = 1000000G/' "$t/d/fundwatch.conf"
+"$B/fundwatch-server" run --data "$t/d" -d >>"$t/server.log" 2>&1 &
+pid=$!
+i=0
+while [ ! -s "$t/d/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+python3 "$here/server_reserve.py" "$B/fundwatch-server" "$t/d" "$(cat "$t/d/run/port")" \
+    >"$t/reserve.out" 2>&1
+rc2=$?
+sed 's/^ok [0-9]*/ok/; s/^not ok [0-9]*/not ok/' "$t/reserve.out"
+[ $rc2 -eq 0 ] || echo "not ok - server_reserve.py exited $rc2"
+[ $rc -eq 0 ] && [ $rc2 -eq 0 ]
