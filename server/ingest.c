@@ -254,6 +254,18 @@ ingest_check(struct server *s, const struct fw_bundle *b,
 		const struct fw_obs *o = &m->obs[i];
 		if ((e = ingest_appointed(s, d->supervisor, o, i, now)) != FW_OK)
 			return e;
+		/* A blob held already has a size: the address fixes the bytes. */
+		for (size_t j = 0; j < o->nevidence; j++) {
+			uint64_t held;
+			int complete;
+			if ((e = blob_held(s, o->evidence[j].blob, &held, &complete)) != FW_OK)
+				return e;
+			if (complete && held != o->evidence[j].blob_size)
+				return fw_seterr(FW_ERR_FIELD_VALUE, "observation %zu: evidence "
+				    "%zu: blob %s is held with %" PRIu64 " bytes, the manifest "
+				    "says %" PRIu64, i, j, o->evidence[j].blob, held,
+				    o->evidence[j].blob_size);
+		}
 		for (size_t k = 0; k < o->ncategories; k++) {
 			const char *code = o->categories[k];
 			const char *kind = bundle_subject_kind_name(o->subject.kind);

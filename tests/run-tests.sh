@@ -30,6 +30,7 @@ for t in "$B"/tests/test_*; do
 	else
 		echo "ok   $(basename "$t"): $p"
 	fi
+	grep '^summary: ' "$log" | sed 's/^summary: /     /'
 done
 
 for t in tests/integration/*.sh; do

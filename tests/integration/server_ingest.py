@@ -266,6 +266,13 @@ refused(st, ans, "policy", before, "a category outside the profile's taxonomy")
 st, ans = dev.offer(dev.bundle(dev.manifest([dict(o6, prev="1" * 64)])))
 refused(st, ans, "chain_broken", before, "an observation whose prev does not link")
 
+lying = dev.observation([(ev1[0], ev1[1])])
+lying["evidence"][0]["blob_size"] += 1
+dev.seq -= 1
+dev.prev = hashlib.sha256(fwclient.canonical(o5)).hexdigest()
+st, ans = dev.offer(dev.bundle(dev.manifest([lying])))
+refused(st, ans, "field_value", before, "evidence naming a held blob with another size")
+
 # --- appointment ------------------------------------------------------------
 add_supervisor("S2", start="2025-01-01")
 dev2, st, ans, _ = new_device("S2")
