@@ -22,21 +22,25 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
 	  -Wmissing-prototypes -Wvla
 CFLAGS	?= $(OPT) -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -I common \
-	  $(shell pkg-config --cflags $(PKGS_ALL) 2>/dev/null)
+	  $(shell $(PKG_CONFIG) --cflags $(PKGS_BUILD) 2>/dev/null)
 
+PKG_CONFIG ?= pkg-config
 PKGS_COMMON = libcrypto zlib jansson inih
 PKGS_AGENT  = $(PKGS_COMMON) sqlite3 libcurl
 PKGS_SERVER = $(PKGS_COMMON) sqlite3 libssl libevent libevent_openssl
 PKGS_ALL    = $(PKGS_COMMON) sqlite3 libcurl libssl libevent libevent_openssl
-LIBS_COMMON = $(shell pkg-config --libs $(PKGS_COMMON))
-LIBS_AGENT  = $(shell pkg-config --libs $(PKGS_AGENT))
-LIBS_SERVER = $(shell pkg-config --libs $(PKGS_SERVER))
-LIBS_TEST   = $(shell pkg-config --libs $(PKGS_ALL) cmocka) -lpthread
+PKGS_BUILD ?= $(PKGS_ALL)
+LIBS_COMMON = $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON))
+LIBS_AGENT  = $(shell $(PKG_CONFIG) --libs $(PKGS_AGENT))
+LIBS_SERVER = $(shell $(PKG_CONFIG) --libs $(PKGS_SERVER))
+LIBS_TEST  ?= $(shell $(PKG_CONFIG) --libs $(PKGS_ALL) cmocka) -lpthread
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 AGENT_SRC  = $(filter-out agent/main.c,$(sort $(wildcard agent/*.c)))
 SERVER_SRC = $(filter-out server/main.c,$(sort $(wildcard server/*.c)))
 UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
+# Tests of the server (they include server.h): not built for the device.
+UNIT_SERVER_SRC = $(shell grep -l '^#include.*server\.h"' $(UNIT_SRC) 2>/dev/null)
 TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
 FUZZ_SRC   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
@@ -50,9 +54,12 @@ LIBSERVER  = $(B)/libfwserver.a
 AGENT_BIN  = $(B)/fundwatch-agent
 SERVER_BIN = $(B)/fundwatch-server
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+DEVICE_UNIT_BIN = $(filter-out $(UNIT_SERVER_SRC:tests/unit/%.c=$(B)/tests/%),$(UNIT_BIN))
+TEST_LIBS ?= $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
 TOOL_BIN   = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all check asan fuzz lint bench deps demo clean vectors
+.PHONY: all check asan fuzz lint bench deps demo clean vectors cross cross-check \
+	device device-check
 .DELETE_ON_ERROR:
 
 all: $(LIBCOMMON) $(AGENT_BIN) $(SERVER_BIN)
@@ -84,9 +91,9 @@ $(AGENT_BIN): $(B)/agent/main.o $(LIBAGENT) $(LIBCOMMON)
 $(SERVER_BIN): $(B)/server/main.o $(LIBSERVER) $(LIBCOMMON)
 	$(CC) $(SAN) -o $@ $^ $(LIBS_SERVER)
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
+$(B)/tests/%: $(B)/tests/unit/%.o $(TEST_LIBS)
 	$(CC) $(SAN) -o $@ $^ $(LIBS_TEST)
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(TEST_LIBS)
 	$(CC) $(SAN) -o $@ $^ $(LIBS_TEST)
 
 check: all $(UNIT_BIN) $(TOOL_BIN)
@@ -95,6 +102,25 @@ check: all $(UNIT_BIN) $(TOOL_BIN)
 asan:
 	@$(MAKE) --no-print-directory check B=build-asan CC=clang OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+# The device side for arm64 (Raspberry Pi OS 64-bit): common/ and the agent
+# only (libevent is the server's alone), with Debian's multiarch :arm64
+# libraries; cross-check runs the device's unit tests under qemu-user.
+CROSS ?= aarch64-linux-gnu
+CROSS_ENV = B=build-$(CROSS) CC=$(CROSS)-gcc \
+	PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig pkg-config" \
+	PKGS_BUILD="$(PKGS_AGENT)" TEST_LIBS='$$(LIBAGENT) $$(LIBCOMMON)' \
+	LIBS_TEST='$$(shell $(PKG_CONFIG) --libs $$(PKGS_AGENT) cmocka) -lpthread'
+device: $(LIBCOMMON) $(AGENT_BIN) $(DEVICE_UNIT_BIN)
+device-check: device
+	@B=$(B) UNIT_ONLY=1 RUNNER="$(RUNNER)" FW_EMULATED="$(EMULATED)" sh tests/run-tests.sh
+cross:
+	@$(MAKE) --no-print-directory $(CROSS_ENV) device
+	@file build-$(CROSS)/fundwatch-agent
+cross-check:
+	@$(MAKE) --no-print-directory $(CROSS_ENV) \
+	    RUNNER="qemu-$(firstword $(subst -, ,$(CROSS))) -L /usr/$(CROSS)" \
+	    EMULATED=qemu-user device-check
 
 # libFuzzer: each harness links the common sources built for fuzzing.  The
 # corpus in the tree is read, never written: new inputs go to a temp folder.
@@ -121,14 +147,18 @@ lint:
 DEPS_PKGS = gcc clang make pkg-config cppcheck clang-tidy \
 	libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev libjansson-dev \
 	libinih-dev libcmocka-dev libevent-dev libclang-rt-14-dev \
-	python3 sqlite3 age openssl coreutils faketime
+	python3 sqlite3 age openssl coreutils faketime file \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+DEPS_ARM64 = libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev \
+	libjansson-dev libinih-dev libcmocka-dev
 deps:
-	@missing=$$(for p in $(DEPS_PKGS); do \
+	@SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	dpkg --print-foreign-architectures | grep -qx arm64 || $$SUDO dpkg --add-architecture arm64; \
+	missing=$$(for p in $(DEPS_PKGS) $(DEPS_ARM64:%=%:arm64); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
 	    echo "installing:" $$missing; \
-	    SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
@@ -140,4 +170,4 @@ vectors: all $(TOOL_BIN)
 	@B=$(B) sh proto/vectors/make-vectors.sh
 
 clean:
-	rm -rf build build-asan build-fuzz fundwatch-agent fundwatch-server
+	rm -rf build build-asan build-fuzz build-$(CROSS) fundwatch-agent fundwatch-server

@@ -105,10 +105,12 @@ api_prune_nonces(struct server *s, int64_t now)
 
 /*
  * Request authentication (protocol 4).  On FW_ERR_CLOCK_SKEW *extra holds
- * the server's time.
+ * the server's time.  A revoked device may still read its feed (feed_ok):
+ * that is where the signed revocation waits, which alone lets it destroy
+ * its key.
  */
 static fw_err
-api_auth(struct server *s, const struct api_req *rq, json_t **extra)
+api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra)
 {
 	struct ed25519_key *k = NULL;
 	uint8_t sig[ED25519_SIG_LEN], pub[ED25519_PUB_LEN];
@@ -142,7 +144,7 @@ api_auth(struct server *s, const struct api_req *rq, json_t **extra)
 		memcpy(pub, sqlite3_column_blob(st, 0), sizeof pub);
 	e = rc == SQLITE_DONE ? fw_seterr(FW_ERR_UNKNOWN_DEVICE, "device %s is not "
 	    "enrolled", rq->fw_device) : rc != SQLITE_ROW ? db_error(s->db, "auth")
-	    : sqlite3_column_int(st, 1) ? fw_seterr(FW_ERR_REVOKED, "device %s is revoked",
+	    : sqlite3_column_int(st, 1) && !feed_ok ? fw_seterr(FW_ERR_REVOKED, "device %s is revoked",
 	    rq->fw_device) : FW_OK;
 	sqlite3_finalize(st);
 	if (e != FW_OK)
@@ -186,7 +188,7 @@ api_commit(struct server *s, const struct api_req *rq, json_t **ans)
 
 	if (rq->bodylen > API_MAX_JSON)
 		return fw_seterr(FW_ERR_LIMIT, "commit body over %u bytes", API_MAX_JSON);
-	if ((e = jsonx_load(rq->body, rq->bodylen, &o)) != FW_OK)
+	if ((e = jsonx_load_bounded(rq->body, rq->bodylen, 8, 1, &o)) != FW_OK)
 		return e;
 	if ((e = jsonx_check_keys(o, keys, "commit")) == FW_OK &&
 	    (e = jsonx_get_str(o, "bundle", 0, 0, SHA256_HEX, SHA256_HEX, &id,
@@ -280,7 +282,7 @@ api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
 	if (r == R_ENROLL) {
 		e = rq->bodylen > API_MAX_JSON ? fw_seterr(FW_ERR_LIMIT, "enroll body over "
 		    "%u bytes", API_MAX_JSON) : ingest_enroll(s, rq->body, rq->bodylen, &ans);
-	} else if ((e = api_auth(s, rq, &ans)) == FW_OK) {
+	} else if ((e = api_auth(s, rq, r == R_FEED, &ans)) == FW_OK) {
 		if (r == R_OFFER)
 			e = ingest_offer(s, rq->fw_device, rq->body, rq->bodylen, &ans);
 		else if (r == R_COMMIT)

@@ -762,7 +762,7 @@ ingest_enroll_parse(const uint8_t *body, size_t n, uint8_t pub[ED25519_PUB_LEN],
 	json_t *o;
 	fw_err e;
 
-	if ((e = jsonx_load(body, n, &o)) != FW_OK)
+	if ((e = jsonx_load_bounded(body, n, 16, 1, &o)) != FW_OK)
 		return e;
 	if ((e = jsonx_check_keys(o, keys, "enroll")) != FW_OK ||
 	    (e = jsonx_get_str(o, "code", 0, 0, 1, 32, &code, "enroll")) != FW_OK ||

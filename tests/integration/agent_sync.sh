@@ -248,6 +248,36 @@ EOF
 kill $PPID2 2>/dev/null; wait $PPID2 2>/dev/null; PPID2=
 check "503: observation 4 held once" [ "$(sq "SELECT count(*) FROM observations WHERE id = '$OBS4'")" = 1 ]
 
+# ---- a device clock two hours fast ------------------------------------------
+if command -v faketime >/dev/null 2>&1; then
+	OBSK=$(observe "Skewed Pharmacy" "synced from a clock two hours fast")
+	faketime -f '+2h' "$AGENT" sync --json >"$T/skew.json" 2>"$T/skew.err"
+	rc=$?
+	if [ $rc -eq 0 ] && grep -q 'correcting request times' "$T/skew.err"; then
+		ok "clock_skew: the agent learnt the server's time and retried at once"
+	else
+		nok "clock_skew: the agent learnt the server's time and retried at once"
+		show "$T/skew.json"; show "$T/skew.err"
+	fi
+	check "clock_skew: observation held once" \
+	    [ "$(sq "SELECT count(*) FROM observations WHERE id = '$OBSK'")" = 1 ]
+else
+	ok "clock_skew: skipped, faketime is not installed # SKIP"
+fi
+
+# ---- progress on a terminal, silence otherwise ---------------------------------
+head -c 2000000 /dev/urandom >"$T/photo4.jpg"
+OBSP=$(observe "Progress Pharmacy" "a bar on a terminal" "$T/photo4.jpg")
+if command -v script >/dev/null 2>&1; then
+	script -q -e -c "'$AGENT' sync" "$T/tty.out" >/dev/null 2>&1
+	check "sync on a terminal draws a progress bar (bytes, rate, time left)" sh -c \
+	    "grep -q 'sending' '$T/tty.out' && grep -q '/s' '$T/tty.out' && grep -q 'left' '$T/tty.out'"
+fi
+OBSQ=$(observe "Quiet Pharmacy" "no terminal here" "$T/photo4.jpg")
+"$AGENT" sync >"$T/quiet.out" 2>"$T/quiet.err"
+check "sync without a terminal: no progress output, nothing on stdout" sh -c \
+    "[ ! -s '$T/quiet.out' ] && ! grep -q 'sending' '$T/quiet.err'"
+
 # ---- a wrong CA ---------------------------------------------------------------
 openssl req -x509 -newkey ed25519 -nodes -keyout "$T/wrong.key" -out "$T/wrong.pem" \
     -days 1 -subj /CN=not-the-office >/dev/null 2>&1
@@ -301,7 +331,42 @@ rc=$?
 DPID=
 check "daemon: SIGTERM stops it with status 0" [ $rc -eq 0 ]
 check "daemon: socket removed" [ ! -e "$A/run.sock" ]
+
+# SIGTERM in the middle of an upload (capped at 256 KiB/s): the daemon
+# abandons the transfer and exits 0 at once; the next sync resumes from what
+# the server holds.
+printf '[sync]\ninterval = 1h\nbandwidth = 256K\n' >"$T/agent.conf"
+head -c 4000000 /dev/urandom >"$T/video2.mp4"
+OBS8=$(observe "Eighth Pharmacy" "stopped mid-upload" "$T/video2.mp4")
+"$AGENT" run -d >"$T/daemon2.log" 2>&1 &
+DPID=$!
+i=0 HELD=0
+while [ $i -lt 300 ]; do
+	HELD=$(stat -c %s "$D"/blobs/partial/* 2>/dev/null | sort -n | tail -n 1)
+	[ "${HELD:-0}" -ge 1048576 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+kill -TERM $DPID
+i=0
+while kill -0 $DPID 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $DPID 2>/dev/null && stuck=1 || stuck=0
+wait $DPID
+rc=$?
+DPID=
+check "daemon: SIGTERM mid-upload exits 0 within 5 s (server held ${HELD:-0} B)" \
+    [ $stuck -eq 0 -a $rc -eq 0 -a "${HELD:-0}" -ge 1048576 ]
 rm -f "$T/agent.conf"
+HELD=$(stat -c %s "$D"/blobs/partial/* 2>/dev/null | sort -n | tail -n 1)
+"$AGENT" sync --json >"$T/sync9.json" 2>"$T/sync9.err"
+SENT9=$(jget "$T/sync9.json" blob_bytes)
+echo "# after SIGTERM the server held ${HELD:-0} B; the next sync sent ${SENT9:-?} B of blob"
+resume_ok() {
+	[ "$(jget "$T/sync9.json" ok)" = true ] && [ -n "$SENT9" ] &&
+	    [ "$SENT9" -le $((4100000 - ${HELD:-0})) ] &&
+	    [ "$(sq "SELECT count(*) FROM observations WHERE id = '$OBS8'")" = 1 ]
+}
+check "resume after SIGTERM: only the bytes the server lacked were sent" resume_ok
 
 # ---- revocation ----------------------------------------------------------------
 OBS7=$(observe "Seventh Pharmacy" "captured before the revocation")
@@ -321,5 +386,22 @@ check "revocation: later syncs refuse and say so" sh -c \
     "[ $rc -ne 0 ] && grep -qi 'revoked' '$T/sync8.out'"
 check "revocation: the pending capture stays on the device" sh -c \
     "'$AGENT' show '$OBS7' >/dev/null 2>&1"
+
+# ---- enroll again after the revocation ----------------------------------------
+"$AGENT" enroll --force --server "$URL" --code "$(newcode)" --json \
+    >"$T/enroll3.json" 2>"$T/enroll3.err"
+DEV2=$(jget "$T/enroll3.json" device)
+check "enroll --force: a new key and device id (pinned CA reused)" \
+    [ ${#DEV2} -eq 32 -a "$DEV2" != "$DEV" -a "$(stat -c %a "$A/device.key")" = 600 ]
+OBS9=$(observe "Ninth Pharmacy" "after enrolling again")
+"$AGENT" sync --json >"$T/sync10.json" 2>"$T/sync10.err"
+reenroll_ok() {
+	[ "$(jget "$T/sync10.json" ok)" = true ] &&
+	    [ "$(jget "$T/sync10.json" skipped)" -ge 1 ] &&
+	    [ "$(sq "SELECT device_id FROM observations WHERE id = '$OBS9'")" = "$DEV2" ]
+}
+if reenroll_ok; then ok "after enroll --force: new captures sync, old-key bundles skipped"; else
+	nok "after enroll --force: new captures sync, old-key bundles skipped"
+	show "$T/sync10.json"; show "$T/sync10.err"; fi
 
 [ $failed -eq 0 ]

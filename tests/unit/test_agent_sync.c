@@ -76,7 +76,7 @@ test_backoff_jitter(void **state)
 {
 	int64_t lo = INT64_MAX, hi = 0;
 	int distinct = 0;
-	int64_t seen[64];
+	int64_t seen[64] = {0};
 	uint32_t x = 2463534242u;
 
 	(void)state;
