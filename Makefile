@@ -42,6 +42,8 @@ UNIT_SRC   = $(sort $(wildcard tests/unit/test_*.c))
 # Tests of the server (they include server.h): not built for the device.
 UNIT_SERVER_SRC = $(shell grep -l '^#include.*server\.h"' $(UNIT_SRC) 2>/dev/null)
 TOOL_SRC   = $(sort $(wildcard tests/tools/*.c))
+FAULT_SRC  = $(sort $(wildcard tests/fault/*.c))
+BENCH_SRC  = $(sort $(wildcard tests/bench/*.c))
 FUZZ_SRC   = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
@@ -57,9 +59,11 @@ UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEVICE_UNIT_BIN = $(filter-out $(UNIT_SERVER_SRC:tests/unit/%.c=$(B)/tests/%),$(UNIT_BIN))
 TEST_LIBS ?= $(LIBSERVER) $(LIBAGENT) $(LIBCOMMON)
 TOOL_BIN   = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
+FAULT_BIN  = $(FAULT_SRC:tests/fault/%.c=$(B)/tests/fault/%)
+BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 
 .PHONY: all check asan fuzz lint bench deps demo clean vectors cross cross-check \
-	device device-check
+	device device-check torture fuzz-long valgrind coverage
 .DELETE_ON_ERROR:
 
 all: $(LIBCOMMON) $(AGENT_BIN) $(SERVER_BIN)
@@ -96,8 +100,43 @@ $(B)/tests/%: $(B)/tests/unit/%.o $(TEST_LIBS)
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(TEST_LIBS)
 	$(CC) $(SAN) -o $@ $^ $(LIBS_TEST)
 
-check: all $(UNIT_BIN) $(TOOL_BIN)
+# The fault-injection helpers (a FUSE file system that loses unsynced
+# writes) link libfuse3; the benchmark's load client links libcurl.
+FUSE_CFLAGS = $(shell $(PKG_CONFIG) --cflags fuse3 2>/dev/null)
+FUSE_LIBS   = $(shell $(PKG_CONFIG) --libs fuse3 2>/dev/null)
+$(B)/tests/fault/%: tests/fault/%.c $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -o $@ $^ $(FUSE_LIBS) $(LIBS_TEST)
+$(B)/tests/bench/%: tests/bench/%.c $(TEST_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_TEST)
+
+check: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_BIN)
 	@B=$(B) sh tests/run-tests.sh
+
+# The long fault loops (200 kills, 200 power cuts, 50 MiB at 256 kbit/s).
+torture: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_BIN)
+	@B=$(B) FW_TORTURE=1 sh tests/run-tests.sh
+
+# Figures, never a pass/fail on a timing: BENCH=part runs one part.
+bench: all $(TOOL_BIN) $(BENCH_BIN)
+	@B=$(B) sh tests/bench/run.sh $(BENCH)
+
+fuzz-long:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=3600
+
+# The unit tests under valgrind: zero errors, zero definite leaks.
+valgrind: all $(UNIT_BIN) $(TOOL_BIN)
+	@B=$(B) UNIT_ONLY=1 FW_EMULATED=valgrind \
+	    RUNNER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-fds=no" \
+	    sh tests/run-tests.sh
+
+# Line and branch coverage (gcovr) of common/, agent/, server/ by make check.
+coverage:
+	@$(MAKE) --no-print-directory B=build-cov OPT=-O0 SAN=--coverage check
+	gcovr -r . --object-directory build-cov --filter 'common/' --filter 'agent/' \
+	    --filter 'server/' --branches --print-summary -o build-cov/coverage.txt
+	@cat build-cov/coverage.txt | tail -n 25
 
 asan:
 	@$(MAKE) --no-print-directory check B=build-asan CC=clang OPT=-O1 \
@@ -148,6 +187,7 @@ DEPS_PKGS = gcc clang make pkg-config cppcheck clang-tidy \
 	libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev libjansson-dev \
 	libinih-dev libcmocka-dev libevent-dev libclang-rt-14-dev \
 	python3 sqlite3 age openssl coreutils faketime file \
+	libfuse3-dev fuse3 iproute2 util-linux nginx rsync valgrind gcovr linux-perf \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 DEPS_ARM64 = libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libssl-dev \
 	libjansson-dev libinih-dev libcmocka-dev
@@ -170,4 +210,4 @@ vectors: all $(TOOL_BIN)
 	@B=$(B) sh proto/vectors/make-vectors.sh
 
 clean:
-	rm -rf build build-asan build-fuzz build-$(CROSS) fundwatch-agent fundwatch-server
+	rm -rf build build-asan build-fuzz build-cov build-$(CROSS) fundwatch-agent fundwatch-server

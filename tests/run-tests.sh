@@ -36,7 +36,7 @@ for t in "$B"/tests/test_*; do
 	grep '^summary: ' "$log" | sed 's/^summary: /     /'
 done
 
-for t in tests/integration/*.sh; do
+for t in tests/integration/*.sh tests/fault/*.sh tests/net/*.sh tests/hostile/*.sh; do
 	[ -f "$t" ] && [ -z "${UNIT_ONLY:-}" ] || continue
 	name=$(basename "$t" .sh)
 	sh "$t" >"$log" 2>&1
