@@ -48,7 +48,10 @@ spid=$!
 trap 'kill $spid 2>/dev/null; rm -rf "$t"' EXIT INT TERM
 i=0
 while [ ! -s "$t/office/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-say "server:         https://127.0.0.1:$(cat "$t/office/run/port") (profile qingyuan)"
+port=$(cat "$t/office/run/port")
+# Keep this port for the restart below: the device remembers the address.
+sed -i "s/^listen *=.*/listen = 127.0.0.1:$port/" "$t/office/fundwatch.conf"
+say "server:         https://127.0.0.1:$port (profile qingyuan)"
 method=$(sed -n 's/^\[method \(.*\)\]/\1/p' "$t/office/profile.conf" | head -n 1)
 set -- $(sed -n '/^\[eligibility /{s/^\[eligibility \(.*\)\]/\1/;h;};/^required *= *yes/{x;p;}' \
     "$t/office/profile.conf" | sed 's/^/--attest /')
@@ -60,6 +63,40 @@ say "one-time code:  issued for S0001 (valid 24 h, usable once)"
 python3 tests/demo_client.py "$(cat "$t/office/run/port")" "$t/office/tls/ca.pem" "$code" |
     sed 's/^/                /'
 "$B/fundwatch-server" device list --data "$t/office" | sed 's/^/                /'
+"$B/fundwatch-server" audit verify --data "$t/office" | sed 's/^/                /'
+
+say ""
+say "== 5. A supervisor's day: enroll, capture offline, sync when the link is back"
+export FUNDWATCH_AGENT_DATA="$t/agent" FUNDWATCH_AGENT_CONFIG="$t/agent.conf"
+A="$B/fundwatch-agent"
+code=$("$B/fundwatch-server" device code --data "$t/office" --supervisor S0001 --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
+"$A" enroll --server "https://127.0.0.1:$port" --code "$code" \
+    --ca "$t/office/tls/ca.pem" | sed 's/^/                /'
+kill -TERM $spid
+wait $spid
+say "the office's server goes down; the supervisor works offline:"
+head -c 3145728 /dev/urandom >"$t/counter.jpg"
+head -c 1048576 /dev/urandom >"$t/talk.m4a"
+head -c 2097152 /dev/urandom >"$t/receipt.jpg"
+for args in "康民大药房|刷社保卡购买日用品，开药品名目收据|$t/counter.jpg|$t/talk.m4a" \
+    "仁和药店|医保卡代刷，店员承认按月结算|$t/receipt.jpg" \
+    "惠民诊所|挂床住院：病床无人，仍按住院结算|$t/counter.jpg"; do
+	name=${args%%|*}; rest=${args#*|}; what=${rest%%|*}; files=${rest#*|}
+	set -- $(echo "$files" | tr '|' ' ')
+	id=$("$A" observe --subject-kind pharmacy --subject "$name" --place "清城区" \
+	    --category QY-5-1-01 --what "$what" --attach "$@")
+	say "captured:       $id  $name ($# evidence file(s), encrypted at once)"
+done
+"$A" status | sed 's/^/                /'
+"$B/fundwatch-server" run --data "$t/office" -d 2>>"$t/server.log" &
+spid=$!
+i=0
+while [ ! -s "$t/office/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+say "the server is back; one sync pass (a progress bar when run on a terminal):"
+"$A" sync 2>&1 | sed 's/^/                /'
+"$A" list | sed 's/^/                /'
+"$A" status | sed 's/^/                /'
 "$B/fundwatch-server" audit verify --data "$t/office" | sed 's/^/                /'
 kill -TERM $spid
 wait $spid
