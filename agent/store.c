@@ -1618,15 +1618,17 @@ categories_json(const struct fw_obs *o, char **out)
 	    fw_seterr(FW_ERR_NOMEM, "observe: out of memory");
 }
 
-/* Seconds of the boot clock and this boot's id, so that a wrong wall
- * clock can be corrected later against a known time of the same boot. */
+/* Milliseconds of the boot clock and this boot's id, so that a wrong wall
+ * clock can be corrected later against a known time of the same boot (the
+ * manifest carries both: boot_id, uptime_ms). */
 static void
 mono_now(int64_t *mono, char *boot, size_t bootsz)
 {
 	struct timespec ts;
 	FILE *f;
 
-	*mono = clock_gettime(CLOCK_BOOTTIME, &ts) == 0 ? (int64_t)ts.tv_sec : -1;
+	*mono = clock_gettime(CLOCK_BOOTTIME, &ts) == 0 ?
+	    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 : -1;
 	boot[0] = '\0';
 	if ((f = fopen("/proc/sys/kernel/random/boot_id", "re")) != NULL) {
 		if (fgets(boot, (int)bootsz, f) == NULL)
@@ -1979,7 +1981,30 @@ load_evidence(struct agent *a, int64_t seq, struct fw_obs *o)
 
 #define OBS_COLS "seq, id, captured, status, place_text, lat_e7, lon_e7," \
 	" accuracy_m, subject_kind, subject_name, institution, categories," \
-	" what, severity, task, prev, hash, bundle_seq, receipted, purged"
+	" what, severity, task, prev, hash, bundle_seq, receipted, purged," \
+	" boot_id, mono"
+
+/* The boot clock at capture, for the manifest: the kernel's boot id
+ * without its dashes, and milliseconds since boot.  Left out if either
+ * is unknown. */
+static void
+boot_from_row(sqlite3_stmt *st, int idcol, int upcol, struct fw_obs *o)
+{
+	const char *id = col_text(st, idcol);
+	size_t n = 0;
+
+	if (id == NULL || sqlite3_column_type(st, upcol) == SQLITE_NULL ||
+	    sqlite3_column_int64(st, upcol) < 0)
+		return;
+	for (; *id != '\0' && n < FW_ID_HEX; id++)
+		if (*id != '-')
+			o->boot_id[n++] = *id;
+	o->boot_id[n] = '\0';
+	if (*id != '\0' || !hex_is_lower(o->boot_id, FW_ID_HEX))
+		return;
+	o->has_boot = 1;
+	o->uptime_ms = (uint64_t)sqlite3_column_int64(st, upcol);
+}
 
 /* Fill o (content) from a row of OBS_COLS; o is cleared by the caller
  * with bundle_obs_clear on any result. */
@@ -2013,6 +2038,7 @@ obs_from_row(struct agent *a, sqlite3_stmt *st, struct fw_obs *o)
 	o->severity = (enum fw_severity)sqlite3_column_int(st, 13);
 	if (col_text(st, 15) != NULL)
 		snprintf(o->prev, sizeof o->prev, "%s", col_text(st, 15));
+	boot_from_row(st, 20, 21, o);
 	return load_evidence(a, (int64_t)o->seq, o);
 }
 
@@ -2309,6 +2335,15 @@ store_seal(struct agent *a, size_t max_obs, uint64_t max_bytes,
 	memcpy(m.device, a->device_id, sizeof m.device);
 	m.bundle_seq = (uint64_t)bseq;
 	m.created = (int64_t)time(NULL);
+	{
+		/* The skew last measured against the server, if any. */
+		char *r = NULL;
+		if (meta_get(a, "clock_offset", &r) == FW_OK) {
+			m.has_clock_offset = 1;
+			m.clock_offset = meta_int(a, "clock_offset", 0);
+			free(r);
+		}
+	}
 	m.obs = s.obs;
 	m.nobs = s.n;
 	/* Text that does not compress can make the container pass 2 MiB:

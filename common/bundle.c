@@ -52,11 +52,12 @@ static const char *const severity_names[FW_SEV_COUNT_] = {
 };
 
 static const char *const manifest_keys[] = {
-	"version", "device", "bundle_seq", "created", "observations", NULL,
+	"version", "device", "bundle_seq", "created", "clock_offset",
+	"observations", NULL,
 };
 static const char *const obs_keys[] = {
-	"id", "seq", "prev", "captured", "place", "subject", "categories",
-	"what", "severity", "task", "evidence", NULL,
+	"id", "seq", "prev", "captured", "boot_id", "uptime_ms", "place",
+	"subject", "categories", "what", "severity", "task", "evidence", NULL,
 };
 static const char *const place_keys[] = {
 	"text", "lat_e7", "lon_e7", "accuracy_m", NULL,
@@ -542,6 +543,29 @@ evidence_list_from_json(const json_t *o, const char *wobs, struct fw_obs *ob)
 
 /* One observation, checked on its own (links to others are the manifest's
  * to check).  On error o may be partly filled: bundle_obs_clear frees it. */
+/* The boot clock at capture: boot_id and uptime_ms come together. */
+static fw_err
+boot_from_json(const json_t *o, const char *w, struct fw_obs *ob)
+{
+	int has_id = json_object_get(o, "boot_id") != NULL;
+	int has_up = json_object_get(o, "uptime_ms") != NULL;
+	int64_t up;
+	fw_err e;
+
+	if (has_id != has_up)
+		return fw_seterr(FW_ERR_FIELD_MISSING, "%s: field '%s' without '%s'", w,
+		    has_id ? "boot_id" : "uptime_ms", has_id ? "uptime_ms" : "boot_id");
+	if (!has_id)
+		return FW_OK;
+	if ((e = get_hex(o, "boot_id", FW_ID_HEX, ob->boot_id, w)) != FW_OK ||
+	    (e = jsonx_get_int(o, "uptime_ms", 0, 0, (int64_t)FW_MAX_SEQ, &up, NULL,
+	    w)) != FW_OK)
+		return e;
+	ob->has_boot = 1;
+	ob->uptime_ms = (uint64_t)up;
+	return FW_OK;
+}
+
 static fw_err
 obs_from_json(const json_t *o, const char *w, struct fw_obs *ob)
 {
@@ -571,7 +595,8 @@ obs_from_json(const json_t *o, const char *w, struct fw_obs *ob)
 	    w)) != FW_OK)
 		return e;
 	ob->severity = (enum fw_severity)sev;
-	if ((e = get_code(o, "task", 1, &ob->task, w)) != FW_OK)
+	if ((e = get_code(o, "task", 1, &ob->task, w)) != FW_OK ||
+	    (e = boot_from_json(o, w, ob)) != FW_OK)
 		return e;
 	return evidence_list_from_json(o, w, ob);
 }
@@ -665,6 +690,10 @@ manifest_from_json(const json_t *root, struct fw_manifest *m)
 	    (e = get_time(root, "created", &m->created, "manifest")) != FW_OK)
 		return e;
 	m->bundle_seq = (uint64_t)seq;
+	if ((e = jsonx_get_int(root, "clock_offset", 1, -FW_MAX_CLOCK_OFFSET,
+	    FW_MAX_CLOCK_OFFSET, &m->clock_offset, &m->has_clock_offset,
+	    "manifest")) != FW_OK)
+		return e;
 	return observations_from_json(root, m);
 }
 
@@ -910,6 +939,10 @@ obs_to_json(const struct fw_obs *ob, const char *w, json_t **out)
 	jb_uint(&b, o, "seq", ob->seq, FW_MAX_SEQ);
 	jb_hex(&b, o, "prev", ob->prev, sizeof ob->prev);
 	jb_time(&b, o, "captured", ob->captured);
+	if (ob->has_boot) {
+		jb_hex(&b, o, "boot_id", ob->boot_id, sizeof ob->boot_id);
+		jb_uint(&b, o, "uptime_ms", ob->uptime_ms, FW_MAX_SEQ);
+	}
 	jb_set(&b, o, "place", place_to_json(&b, &ob->place));
 	jb_set(&b, o, "subject", subject_to_json(&b, &ob->subject));
 	jb_set(&b, o, "categories", categories_to_json(&b, ob));
@@ -949,6 +982,8 @@ manifest_to_json(const struct fw_manifest *m, json_t **out)
 	jb_hex(&b, o, "device", m->device, sizeof m->device);
 	jb_uint(&b, o, "bundle_seq", m->bundle_seq, FW_MAX_SEQ);
 	jb_time(&b, o, "created", m->created);
+	if (m->has_clock_offset)
+		jb_int(&b, o, "clock_offset", m->clock_offset);
 	arr = jb_new(&b, json_array);
 	for (i = 0; i < m->nobs && b.e == FW_OK; i++) {
 		snprintf(w, sizeof w, "observation %zu", i);

@@ -74,6 +74,9 @@ struct fw_obs {
 	uint64_t seq;			/* 1 .. FW_MAX_SEQ, per device */
 	char prev[SHA256_HEX + 1];	/* hash of obs seq-1; zeros for seq 1 */
 	int64_t captured;		/* device clock, Unix seconds */
+	int has_boot;			/* boot_id and uptime_ms present */
+	char boot_id[FW_ID_HEX + 1];	/* the device's boot, lowercase hex */
+	uint64_t uptime_ms;		/* boot clock at capture */
 	struct fw_place place;
 	struct fw_subject subject;
 	char **categories;
@@ -90,6 +93,9 @@ struct fw_manifest {
 	char device[ED25519_DEVICE_ID_LEN + 1];
 	uint64_t bundle_seq;		/* 1 .. FW_MAX_SEQ, per device */
 	int64_t created;		/* device clock, Unix seconds */
+	int has_clock_offset;
+	int64_t clock_offset;		/* server clock - device clock, seconds,
+					   as last measured by the device */
 	struct fw_obs *obs;
 	size_t nobs;
 };

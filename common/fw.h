@@ -21,6 +21,7 @@
 #define FW_MAX_EVIDENCE		32		/* per observation */
 #define FW_MAX_CATEGORIES	16		/* per observation */
 #define FW_MAX_SEQ		((UINT64_C(1) << 53) - 1) /* JSON-safe integer */
+#define FW_MAX_CLOCK_OFFSET	(INT64_C(1) << 40)	/* seconds, either way */
 
 /* Text fields, in bytes of UTF-8. */
 #define FW_MAX_WHAT		16384
