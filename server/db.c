@@ -44,10 +44,6 @@ static const char db_schema[] =
     " supervisor_id TEXT NOT NULL REFERENCES supervisors(id),"
     " created INTEGER NOT NULL, expires INTEGER NOT NULL,"
     " used INTEGER, device_id TEXT) STRICT;"
-    /* Request nonces seen within the authentication window. */
-    "CREATE TABLE IF NOT EXISTS nonces ("
-    " device_id TEXT NOT NULL, nonce TEXT NOT NULL, seen INTEGER NOT NULL,"
-    " PRIMARY KEY (device_id, nonce)) STRICT, WITHOUT ROWID;"
     /* Bundles offered (pending) and committed, with the exact manifest and
      * the exact receipt answer, so that a re-offer gets the same bytes. */
     "CREATE TABLE IF NOT EXISTS bundles ("
@@ -156,6 +152,14 @@ db_open(const char *path, int create, sqlite3 **out)
 			goto fail;
 		}
 	}
+	/* Request nonces live in memory: every device request is idempotent,
+	 * so forgetting them at a restart lets a replay change nothing, and
+	 * keeping them costs no fsync per request. */
+	if ((e = db_exec(db, "ATTACH DATABASE ':memory:' AS mem;"
+	    " CREATE TABLE mem.nonces (device_id TEXT NOT NULL, nonce TEXT NOT NULL,"
+	    " seen INTEGER NOT NULL, PRIMARY KEY (device_id, nonce)) WITHOUT ROWID;"
+	    " CREATE INDEX mem.nonces_seen ON nonces(seen);")) != FW_OK)
+		goto fail;
 	*out = db;
 	return FW_OK;
 fail:
@@ -167,6 +171,22 @@ fw_err
 db_begin(sqlite3 *db)
 {
 	return db_exec(db, "BEGIN IMMEDIATE");
+}
+
+/*
+ * Lazy commits do not wait for the disk: for records whose loss in a power
+ * cut costs only a retry (a pending offer).  In WAL mode the next durable
+ * commit syncs them too, in order.  SQLite takes the setting outside a
+ * transaction only: call db_lazy(db, 1) before db_begin and db_lazy(db, 0)
+ * after the commit or rollback.
+ */
+void
+db_lazy(sqlite3 *db, int lazy)
+{
+	if (db_exec(db, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL")
+	    != FW_OK)
+		log_warnx("database: cannot set synchronous=%s: %s", lazy ? "NORMAL" :
+		    "FULL", fw_errmsg());
 }
 
 fw_err

@@ -370,8 +370,12 @@ ingest_record_pending(struct server *s, const struct fw_bundle *b, int64_t now)
 {
 	fw_err e;
 
-	if ((e = db_begin(s->db)) != FW_OK)
+	/* A pending offer lost in a power cut costs the device one re-offer. */
+	db_lazy(s->db, 1);
+	if ((e = db_begin(s->db)) != FW_OK) {
+		db_lazy(s->db, 0);
 		return e;
+	}
 	e = db_run(s->db, "INSERT OR IGNORE INTO bundles (id, device_id, bundle_seq, state,"
 	    " manifest, signature, offered) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
 	    "ssibbi", b->id, b->m->device, (int64_t)b->m->bundle_seq,
@@ -383,11 +387,12 @@ ingest_record_pending(struct server *s, const struct fw_bundle *b, int64_t now)
 			    " size) VALUES (?, ?, ?)", "ssi", b->id, ev->blob,
 			    (int64_t)ev->blob_size);
 		}
-	if (e != FW_OK) {
+	if (e != FW_OK)
 		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	else
+		e = db_commit(s->db);
+	db_lazy(s->db, 0);
+	return e;
 }
 
 /*

@@ -479,6 +479,7 @@ fw_err db_error(sqlite3 *db, const char *what);
 fw_err db_exec(sqlite3 *db, const char *sql);
 fw_err db_begin(sqlite3 *db);		/* BEGIN IMMEDIATE */
 fw_err db_commit(sqlite3 *db);		/* rolls back if COMMIT fails */
+void db_lazy(sqlite3 *db, int lazy);	/* commits without fsync, or back */
 void db_rollback(sqlite3 *db);		/* no-op outside a transaction */
 /* fmt: one letter per argument: 's' string (NULL -> NULL), 'i' int64_t,
  * 'b' pointer then size_t, 'n' NULL. */
