@@ -159,6 +159,39 @@ blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
 }
 
 fw_err
+blob_settle(const struct server *s, const char *hex, uint64_t size,
+    uint64_t *held, int *complete)
+{
+	char path[4096];
+	fw_err e;
+	int fd;
+
+	blob_path(s, hex, 1, path, sizeof path);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? blob_held(s, hex, held, complete)
+		    : file_errno(errno, path);
+	if (flock(fd, LOCK_EX) == -1) {
+		e = file_errno(errno, path);
+		close(fd);
+		return e;
+	}
+	e = blob_finish(s, fd, hex, size);
+	close(fd);
+	if (e == FW_ERR_HASH_MISMATCH) {
+		*held = 0;
+		*complete = 0;
+		return FW_OK;	/* discarded: the device starts again from 0 */
+	}
+	if (e == FW_ERR_NOT_FOUND)	/* another process finished it first */
+		return blob_held(s, hex, held, complete);
+	if (e == FW_OK) {
+		*held = size;
+		*complete = 1;
+	}
+	return e;
+}
+
+fw_err
 blob_write(const struct server *s, const char *hex, uint64_t size,
     uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete)
 {

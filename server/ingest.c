@@ -308,6 +308,11 @@ ingest_missing(struct server *s, const char *bundle, json_t **out)
 
 		if ((e = blob_held(s, hex, &held, &complete)) != FW_OK)
 			break;
+		/* A crash between the last append and the move into place
+		 * leaves a whole partial file: finish it now (or discard it). */
+		if (!complete && held == (uint64_t)size && size > 0 &&
+		    (e = blob_settle(s, hex, (uint64_t)size, &held, &complete)) != FW_OK)
+			break;
 		if (complete)
 			continue;
 		if (held > (uint64_t)size)
@@ -326,17 +331,20 @@ ingest_missing(struct server *s, const char *bundle, json_t **out)
 	return FW_OK;
 }
 
-/* The stored answer of a committed bundle, or *out = NULL. */
+/* The stored answer of a committed bundle of device (any device if NULL),
+ * or *out = NULL. */
 static fw_err
-ingest_stored_receipt(struct server *s, const char *bundle, json_t **out)
+ingest_stored_receipt(struct server *s, const char *bundle, const char *device,
+    json_t **out)
 {
 	sqlite3_stmt *st;
 	fw_err e;
 	int rc;
 
 	*out = NULL;
-	if ((e = db_prepare(s->db, &st, "SELECT receipt FROM bundles WHERE id = ? AND"
-	    " state = 'committed'", "s", bundle)) != FW_OK)
+	if ((e = db_prepare(s->db, &st, "SELECT receipt FROM bundles WHERE id = ?1 AND"
+	    " state = 'committed' AND (?2 IS NULL OR device_id = ?2)", "ss", bundle,
+	    device)) != FW_OK)
 		return e;
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		e = jsonx_load(sqlite3_column_blob(st, 0),
@@ -425,7 +433,8 @@ ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
 	}
 	if ((e = bundle_verify(b, d.key)) != FW_OK)
 		goto refused;
-	if ((e = ingest_stored_receipt(s, b->id, ans)) != FW_OK || *ans != NULL)
+	if ((e = ingest_stored_receipt(s, b->id, b->m->device, ans)) != FW_OK ||
+	    *ans != NULL)
 		goto out;
 	if ((gaps = json_array()) == NULL) {
 		e = fw_seterr(FW_ERR_NOMEM, "offer: out of memory");
@@ -591,7 +600,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 
 	*ans = NULL;
 	buf_init(&receipt, 1u << 20);
-	if ((e = ingest_stored_receipt(s, bundle, ans)) != FW_OK || *ans != NULL)
+	if ((e = ingest_stored_receipt(s, bundle, auth_device, ans)) != FW_OK ||
+	    *ans != NULL)
 		return e;
 	if ((e = db_prepare(s->db, &st, "SELECT manifest, signature, device_id FROM bundles"
 	    " WHERE id = ?", "s", bundle)) != FW_OK)

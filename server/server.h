@@ -512,6 +512,10 @@ fw_err blob_held(const struct server *s, const char *hex, uint64_t *held,
  * discards it) and moved into place. */
 fw_err blob_write(const struct server *s, const char *hex, uint64_t size,
     uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete);
+/* A partial blob that holds all its bytes (a crash came before the move
+ * into place): hash-check and move it now, or discard it (*held = 0). */
+fw_err blob_settle(const struct server *s, const char *hex, uint64_t size,
+    uint64_t *held, int *complete);
 
 /* ---- registry.c: supervisors, terms, devices -------------------------- */
 
