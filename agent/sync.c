@@ -136,8 +136,8 @@ sync_verify_receipt(const struct ed25519_key *rk, const char *bundle_id,
     const uint8_t *answer, size_t len)
 {
 	static const char *const keys[] = {"version", "bundle", "device", "observations",
-	    "received", "audit_seq", "audit_hash", NULL};
-	const json_t *rec, *list;
+	    "refused", "received", "audit_seq", "audit_hash", NULL};
+	const json_t *rec, *list, *refused;
 	const char *state, *s;
 	uint8_t sig[ED25519_SIG_LEN];
 	unsigned char *seen = NULL;
@@ -196,12 +196,16 @@ sync_verify_receipt(const struct ed25519_key *rk, const char *bundle_id,
 	    "receipt")) != FW_OK ||
 	    (e = jsonx_get_str(rec, "audit_hash", 0, 0, SHA256_HEX, SHA256_HEX, &s,
 	    "receipt")) != FW_OK ||
-	    (e = jsonx_get_array(rec, "observations", 0, 1, FW_MAX_OBSERVATIONS, &list,
+	    (e = jsonx_get_array(rec, "observations", 0, 0, FW_MAX_OBSERVATIONS, &list,
+	    "receipt")) != FW_OK ||
+	    (e = jsonx_get_array(rec, "refused", 0, 0, FW_MAX_OBSERVATIONS, &refused,
 	    "receipt")) != FW_OK)
 		goto out;
-	if (json_array_size(list) != nobs) {
-		e = fw_seterr(FW_ERR_FIELD_LENGTH, "receipt: names %zu observations, the "
-		    "bundle holds %zu", json_array_size(list), nobs);
+	/* Stored and refused together are the bundle's observations. */
+	if (json_array_size(list) + json_array_size(refused) != nobs) {
+		e = fw_seterr(FW_ERR_FIELD_LENGTH, "receipt: names %zu observations and "
+		    "%zu refused, the bundle holds %zu", json_array_size(list),
+		    json_array_size(refused), nobs);
 		goto out;
 	}
 	if ((seen = calloc(nobs ? nobs : 1, 1)) == NULL) {
@@ -210,12 +214,17 @@ sync_verify_receipt(const struct ed25519_key *rk, const char *bundle_id,
 	}
 	/* Exactly the bundle's observations, each once (n <= 256: a square
 	 * walk is cheap). */
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		const char *id = json_string_value(json_array_get(list, i));
+	for (size_t i = 0; i < nobs; i++) {
+		size_t nl = json_array_size(list);
+		const json_t *r = i < nl ? NULL : json_array_get(refused, i - nl);
+		const char *id = r == NULL ? json_string_value(json_array_get(list, i))
+		    : json_string_value(json_object_get(r, "observation"));
 		size_t k;
-		if (id == NULL) {
-			e = fw_seterr(FW_ERR_FIELD_TYPE, "receipt: observations[%zu] is not "
-			    "a string", i);
+		if (id == NULL || (r != NULL &&
+		    json_string_value(json_object_get(r, "error")) == NULL)) {
+			e = fw_seterr(FW_ERR_FIELD_TYPE, "receipt: %s[%zu] is not %s",
+			    r ? "refused" : "observations", r ? i - nl : i,
+			    r ? "{\"observation\", \"error\"}" : "a string");
 			goto out;
 		}
 		for (k = 0; k < nobs && strcmp(obs[k], id) != 0; k++)

@@ -81,14 +81,14 @@ ingest_device_load(struct server *s, const char *id, struct ingest_device *d)
  * within the grace period after that term?
  */
 static fw_err
-ingest_appointed(struct server *s, const char *sup, const struct fw_obs *o,
-    size_t i, int64_t now)
+ingest_appointed(struct server *s, const char *sup, int64_t captured, size_t i,
+    int64_t now)
 {
 	char end[11], nowday[11], cut[11];
 	int64_t end_t;
 	fw_err e;
 
-	if ((e = registry_term_at(s, sup, o->captured, end, &end_t)) != FW_OK)
+	if ((e = registry_term_at(s, sup, captured, end, &end_t)) != FW_OK)
 		return fw_errctx(e, "observation %zu", i);
 	if (now > end_t + s->cfg.grace) {
 		registry_day(now, nowday);
@@ -241,19 +241,95 @@ ingest_check_chain(struct server *s, const struct fw_bundle *b, size_t *fresh,
 	return FW_OK;
 }
 
-/* Every check that does not depend on the blobs. */
+/*
+ * The best estimate of when o was captured: the device's clock put right by
+ * the offset it last measured against the server's (the signed manifest
+ * keeps the device's own reading).
+ */
+int64_t
+ingest_captured(const struct fw_manifest *m, const struct fw_obs *o)
+{
+	return o->captured + (m->has_clock_offset ? m->clock_offset : 0);
+}
+
+/* May observation i be stored?  The office's rules about one observation:
+ * captured while its supervisor was appointed, not in the future, in
+ * categories of the profile that fit its subject. */
+static fw_err
+ingest_obs_policy(struct server *s, const struct ingest_device *d,
+    const struct fw_manifest *m, size_t i, int64_t now)
+{
+	const struct fw_obs *o = &m->obs[i];
+	int64_t t = ingest_captured(m, o);
+	char when[21], srv[21];
+	fw_err e;
+
+	if (t > now + FW_AUTH_WINDOW) {
+		bundle_time_format(t, when);
+		bundle_time_format(now, srv);
+		return fw_seterr(FW_ERR_FIELD_VALUE, "observation %zu: captured %s by the "
+		    "device's clock%s, after the server's time %s: the clock is wrong", i,
+		    when, m->has_clock_offset ? " (corrected by its offset)" : "", srv);
+	}
+	if ((e = ingest_appointed(s, d->supervisor, t, i, now)) != FW_OK)
+		return e;
+	for (size_t k = 0; k < o->ncategories; k++) {
+		const char *code = o->categories[k];
+		const char *kind = bundle_subject_kind_name(o->subject.kind);
+		const struct profile_category *pc = profile_category(s->profile, code);
+
+		if (pc == NULL)
+			return fw_seterr(FW_ERR_POLICY, "observation %zu: category '%s' is "
+			    "not in the %s profile's taxonomy", i, code, s->profile->name);
+		if ((pc->applies & profile_subject_bit(kind)) == 0)
+			return fw_seterr(FW_ERR_POLICY, "observation %zu: category '%s' (%s) "
+			    "does not apply to a subject of kind %s", i, code,
+			    pc->e.article, kind);
+	}
+	return FW_OK;
+}
+
+/*
+ * Every check that does not depend on the blobs.  A bundle-wide fault
+ * (forgery, conflict, broken chain) fails the whole bundle.  An
+ * observation the office's rules refuse (ingest_obs_policy) does not: it
+ * is left out (keep[i] = 0) and named in `refused`, so that one capture
+ * made after a term ended cannot hold back the rest of the device's work.
+ */
 static fw_err
 ingest_check(struct server *s, const struct fw_bundle *b,
     const struct ingest_device *d, int64_t now, size_t *fresh, json_t *gaps,
-    struct ingest_conflict *c)
+    struct ingest_conflict *c, unsigned char *keep, json_t *refused)
 {
 	const struct fw_manifest *m = b->m;
 	fw_err e;
 
+	json_array_clear(refused);
 	for (size_t i = 0; i < m->nobs; i++) {
 		const struct fw_obs *o = &m->obs[i];
-		if ((e = ingest_appointed(s, d->supervisor, o, i, now)) != FW_OK)
+
+		char hhash[SHA256_HEX + 1], mine[SHA256_HEX + 1];
+		char hdev[ED25519_DEVICE_ID_LEN + 1];
+		int64_t hseq;
+
+		keep[i] = 1;
+		/* One held already was judged when it came: a duplicate. */
+		if ((e = ingest_held_by_id(s, o->id, hhash, hdev, &hseq)) != FW_OK ||
+		    (hhash[0] != '\0' && (e = bundle_obs_hash(o, mine)) != FW_OK))
 			return e;
+		if (hhash[0] != '\0' && strcmp(hhash, mine) == 0)
+			continue;
+		e = ingest_obs_policy(s, d, m, i, now);
+		if (e == FW_ERR_NOT_APPOINTED || e == FW_ERR_POLICY ||
+		    e == FW_ERR_FIELD_VALUE) {
+			keep[i] = 0;
+			if (json_array_append_new(refused, json_pack("{ss ss ss}",
+			    "observation", o->id, "error", fw_strerror(e), "message",
+			    fw_errmsg())) != 0)
+				return fw_seterr(FW_ERR_NOMEM, "check: out of memory");
+		} else if (e != FW_OK) {
+			return e;
+		}
 		/* A blob held already has a size: the address fixes the bytes. */
 		for (size_t j = 0; j < o->nevidence; j++) {
 			uint64_t held;
@@ -266,46 +342,68 @@ ingest_check(struct server *s, const struct fw_bundle *b,
 				    "says %" PRIu64, i, j, o->evidence[j].blob, held,
 				    o->evidence[j].blob_size);
 		}
-		for (size_t k = 0; k < o->ncategories; k++) {
-			const char *code = o->categories[k];
-			const char *kind = bundle_subject_kind_name(o->subject.kind);
-			const struct profile_category *pc = profile_category(s->profile, code);
-
-			if (pc == NULL)
-				return fw_seterr(FW_ERR_POLICY, "observation %zu: category "
-				    "'%s' is not in the %s profile's taxonomy", i, code,
-				    s->profile->name);
-			if ((pc->applies & profile_subject_bit(kind)) == 0)
-				return fw_seterr(FW_ERR_POLICY, "observation %zu: category "
-				    "'%s' (%s) does not apply to a subject of kind %s", i,
-				    code, pc->e.article, kind);
-		}
 	}
 	return ingest_check_chain(s, b, fresh, gaps, c);
 }
 
-/* The blobs of a bundle not held whole, as the protocol's "missing". */
+/* A view of b holding only the observations kept (shallow copies: free
+ * only view->m->obs, with free(3)). */
 static fw_err
-ingest_missing(struct server *s, const char *bundle, json_t **out)
+ingest_view(const struct fw_bundle *b, const unsigned char *keep,
+    struct fw_bundle *view, struct fw_manifest *vm)
 {
-	sqlite3_stmt *st;
+	size_t n = 0;
+
+	*view = *b;
+	*vm = *b->m;
+	vm->obs = calloc(b->m->nobs ? b->m->nobs : 1, sizeof *vm->obs);
+	if (vm->obs == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < b->m->nobs; i++)
+		if (keep[i])
+			vm->obs[n++] = b->m->obs[i];
+	vm->nobs = n;
+	view->m = vm;
+	return FW_OK;
+}
+
+/* Has blob hex been listed already (a blob may serve several items)? */
+static int
+ingest_listed(const json_t *miss, const char *hex)
+{
+	for (size_t i = 0; i < json_array_size(miss); i++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(miss, i),
+		    "blob")), hex) == 0)
+			return 1;
+	return 0;
+}
+
+/* The blobs of the observations kept that are not held whole, as the
+ * protocol's "missing", in manifest order. */
+static fw_err
+ingest_missing(struct server *s, const struct fw_bundle *view, json_t **out)
+{
+	const struct fw_manifest *m = view->m;
 	json_t *miss = json_array();
-	fw_err e;
-	int rc;
+	fw_err e = FW_OK;
 
 	if (miss == NULL)
 		return fw_seterr(FW_ERR_NOMEM, "missing: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT blob, size FROM bundle_blobs"
-	    " WHERE bundle_id = ? ORDER BY blob", "s", bundle)) != FW_OK) {
-		json_decref(miss);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *hex = (const char *)sqlite3_column_text(st, 0);
-		int64_t size = sqlite3_column_int64(st, 1);
+	for (size_t i = 0; e == FW_OK && i < m->nobs * FW_MAX_EVIDENCE; i++) {
+		const struct fw_obs *o = &m->obs[i / FW_MAX_EVIDENCE];
+		const struct fw_evidence *ev;
+		const char *hex;
+		int64_t size;
 		uint64_t held;
 		int complete;
 
+		if (i % FW_MAX_EVIDENCE >= o->nevidence)
+			continue;
+		ev = &o->evidence[i % FW_MAX_EVIDENCE];
+		hex = ev->blob;
+		size = (int64_t)ev->blob_size;
+		if (ingest_listed(miss, hex))
+			continue;
 		if ((e = blob_held(s, hex, &held, &complete)) != FW_OK)
 			break;
 		/* A crash between the last append and the move into place
@@ -320,9 +418,6 @@ ingest_missing(struct server *s, const char *bundle, json_t **out)
 		json_array_append_new(miss, json_pack("{ss sI sI}", "blob", hex,
 		    "size", (json_int_t)size, "offset", (json_int_t)held));
 	}
-	sqlite3_finalize(st);
-	if (e == FW_OK && rc != SQLITE_DONE)
-		e = db_error(s->db, "missing");
 	if (e != FW_OK) {
 		json_decref(miss);
 		return e;
@@ -416,14 +511,21 @@ ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
 	struct fw_bundle *b = NULL;
 	struct ingest_device d = {0};
 	struct ingest_conflict conflict = {0};
-	json_t *gaps = NULL, *miss = NULL;
+	struct fw_bundle view;
+	struct fw_manifest vm = {0};
+	json_t *gaps = NULL, *miss = NULL, *refused = json_array();
+	unsigned char keep[FW_MAX_OBSERVATIONS];
 	int64_t now = (int64_t)time(NULL);
 	size_t fresh = 0;
 	fw_err e;
 
 	*ans = NULL;
-	if ((e = bundle_open(p, n, &b)) != FW_OK)
+	if (refused == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "offer: out of memory");
+	if ((e = bundle_open(p, n, &b)) != FW_OK) {
+		json_decref(refused);
 		return fw_errctx(e, "bundle");
+	}
 	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK)
 		goto out;
 	if (auth_device != NULL && strcmp(auth_device, b->m->device) != 0) {
@@ -440,18 +542,21 @@ ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
 		e = fw_seterr(FW_ERR_NOMEM, "offer: out of memory");
 		goto out;
 	}
-	if ((e = ingest_check(s, b, &d, now, &fresh, gaps, &conflict)) != FW_OK) {
+	if ((e = ingest_check(s, b, &d, now, &fresh, gaps, &conflict, keep,
+	    refused)) != FW_OK) {
 		if (e != FW_ERR_CONFLICT)
 			goto refused;
 		ingest_record_conflict(s, b, &conflict);
 		goto out;
 	}
-	if ((e = blob_check_space(s, 0)) != FW_OK ||
+	if ((e = ingest_view(b, keep, &view, &vm)) != FW_OK ||
+	    (e = blob_check_space(s, 0)) != FW_OK ||
 	    (e = ingest_record_pending(s, b, now)) != FW_OK ||
-	    (e = ingest_missing(s, b->id, &miss)) != FW_OK)
+	    (e = ingest_missing(s, &view, &miss)) != FW_OK)
 		goto out;
-	*ans = json_pack("{ss ss sI so}", "bundle", b->id, "state", "pending",
-	    "chunk_size", (json_int_t)s->cfg.max_chunk, "missing", miss);
+	*ans = json_pack("{ss ss sI so sO}", "bundle", b->id, "state", "pending",
+	    "chunk_size", (json_int_t)s->cfg.max_chunk, "missing", miss, "refused",
+	    refused);
 	miss = NULL;
 	if (*ans == NULL)
 		e = fw_seterr(FW_ERR_NOMEM, "offer: out of memory");
@@ -459,6 +564,8 @@ ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
 refused:
 	ingest_audit_refusal(s, b->m->device, b->id, e);
 out:
+	free(vm.obs);
+	json_decref(refused);
 	json_decref(gaps);
 	json_decref(miss);
 	ingest_device_clear(&d);
@@ -518,8 +625,8 @@ ingest_upload(struct server *s, const char *device, const char *blob,
 
 /* Build, sign and serialise the receipt answer. */
 static fw_err
-ingest_receipt(struct server *s, const struct fw_bundle *b, int64_t now,
-    int64_t audit_seq, const char *audit_hash, struct buf *out)
+ingest_receipt(struct server *s, const struct fw_bundle *b, json_t *refused,
+    int64_t now, int64_t audit_seq, const char *audit_hash, struct buf *out)
 {
 	json_t *obs = json_array(), *r, *ans = NULL;
 	char t[21], sig64[128];
@@ -530,9 +637,10 @@ ingest_receipt(struct server *s, const struct fw_bundle *b, int64_t now,
 	bundle_time_format(now, t);
 	for (size_t i = 0; obs != NULL && i < b->m->nobs; i++)
 		json_array_append_new(obs, json_string(b->m->obs[i].id));
-	r = json_pack("{sI ss ss so ss sI ss}", "version", (json_int_t)FW_PROTO_VERSION,
-	    "bundle", b->id, "device", b->m->device, "observations", obs, "received", t,
-	    "audit_seq", (json_int_t)audit_seq, "audit_hash", audit_hash);
+	r = json_pack("{sI ss ss so sO ss sI ss}", "version",
+	    (json_int_t)FW_PROTO_VERSION, "bundle", b->id, "device", b->m->device,
+	    "observations", obs, "refused", refused, "received", t, "audit_seq",
+	    (json_int_t)audit_seq, "audit_hash", audit_hash);
 	if (r == NULL)
 		return fw_seterr(FW_ERR_NOMEM, "receipt: out of memory");
 	buf_init(&rb, FW_MAX_MANIFEST);
@@ -571,7 +679,7 @@ ingest_store(struct server *s, const struct fw_bundle *b, const char *sup,
 		    " hash, prev, canonical, bundle_id, supervisor_id, captured, received)"
 		    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "ssissbssii", o->id,
 		    b->m->device, (int64_t)o->seq, hash, o->prev, canon.data, canon.len,
-		    b->id, sup, o->captured, now);
+		    b->id, sup, ingest_captured(b->m, o), now);
 		for (size_t j = 0; e == FW_OK && j < o->nevidence; j++)
 			e = db_run(s->db, "INSERT OR IGNORE INTO observation_blobs"
 			    " (observation_id, blob) VALUES (?, ?)", "ss", o->id,
@@ -590,7 +698,10 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 	struct fw_bundle *b = NULL;
 	struct ingest_device d = {0};
 	struct ingest_conflict conflict = {0};
-	json_t *gaps = NULL, *miss = NULL, *detail = NULL;
+	struct fw_bundle view;
+	struct fw_manifest vm = {0};
+	json_t *gaps = NULL, *miss = NULL, *detail = NULL, *refused = NULL;
+	unsigned char keep[FW_MAX_OBSERVATIONS];
 	char audit_hash[SHA256_HEX + 1];
 	int64_t now = (int64_t)time(NULL), audit_seq = 0;
 	struct buf receipt;
@@ -628,36 +739,41 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 	if ((e = bundle_manifest_parse(b->manifest.data, b->manifest.len, &b->m)) != FW_OK)
 		goto out;
 	snprintf(b->id, sizeof b->id, "%s", bundle);
-	if ((e = ingest_missing(s, bundle, &miss)) != FW_OK)
+	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK ||
+	    (e = bundle_verify(b, d.key)) != FW_OK)
 		goto out;
+	if ((gaps = json_array()) == NULL || (refused = json_array()) == NULL ||
+	    (e = db_begin(s->db)) != FW_OK) {
+		e = gaps && refused ? e : fw_seterr(FW_ERR_NOMEM, "commit: out of memory");
+		goto out;
+	}
+	/* Checked again inside the transaction: another bundle may have been
+	 * committed, or the supervisor's appointment changed, since the offer. */
+	if ((e = ingest_check(s, b, &d, now, &fresh, gaps, &conflict, keep,
+	    refused)) != FW_OK || (e = ingest_view(b, keep, &view, &vm)) != FW_OK ||
+	    (e = ingest_missing(s, &view, &miss)) != FW_OK)
+		goto rollback;
 	if (json_array_size(miss) > 0) {
+		db_rollback(s->db);
 		*ans = json_pack("{sO}", "missing", miss);
 		e = fw_seterr(FW_ERR_INCOMPLETE, "bundle %s: %zu blobs still missing",
 		    bundle, json_array_size(miss));
 		goto out;
 	}
-	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK ||
-	    (e = bundle_verify(b, d.key)) != FW_OK)
-		goto out;
-	if ((gaps = json_array()) == NULL || (e = db_begin(s->db)) != FW_OK) {
-		e = gaps ? e : fw_seterr(FW_ERR_NOMEM, "commit: out of memory");
-		goto out;
-	}
-	/* Checked again inside the transaction: another bundle may have been
-	 * committed since the offer. */
-	if ((e = ingest_check(s, b, &d, now, &fresh, gaps, &conflict)) != FW_OK ||
-	    (e = ingest_store(s, b, d.supervisor, now)) != FW_OK)
+	if ((e = ingest_store(s, &view, d.supervisor, now)) != FW_OK)
 		goto rollback;
-	detail = json_pack("{ss sI sI sI sO}", "bundle", bundle, "observations",
-	    (json_int_t)b->m->nobs, "new", (json_int_t)fresh, "duplicate",
-	    (json_int_t)(b->m->nobs - fresh), "gaps_before_seq", gaps);
+	detail = json_pack("{ss sI sI sI sI sO}", "bundle", bundle, "observations",
+	    (json_int_t)b->m->nobs, "new", (json_int_t)(fresh - (b->m->nobs -
+	    vm.nobs)), "duplicate", (json_int_t)(b->m->nobs - fresh), "refused",
+	    (json_int_t)json_array_size(refused), "gaps_before_seq", gaps);
 	if (detail == NULL) {
 		e = fw_seterr(FW_ERR_NOMEM, "commit: out of memory");
 		goto rollback;
 	}
 	if ((e = audit_append(s->db, b->m->device, "ingest.accepted", bundle, detail,
 	    &audit_seq, audit_hash)) != FW_OK ||
-	    (e = ingest_receipt(s, b, now, audit_seq, audit_hash, &receipt)) != FW_OK ||
+	    (e = ingest_receipt(s, &view, refused, now, audit_seq, audit_hash,
+	    &receipt)) != FW_OK ||
 	    (e = db_run(s->db, "UPDATE bundles SET state = 'committed', committed = ?,"
 	    " receipt = ? WHERE id = ?", "ibs", now, receipt.data, receipt.len,
 	    bundle)) != FW_OK)
@@ -676,6 +792,8 @@ rollback:
 	else
 		ingest_audit_refusal(s, b->m->device, bundle, e);
 out:
+	free(vm.obs);
+	json_decref(refused);
 	json_decref(detail);
 	json_decref(gaps);
 	json_decref(miss);

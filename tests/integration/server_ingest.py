@@ -87,6 +87,23 @@ def refused(st, ans, code, before, desc):
        "status %d, answer %s, store %s -> %s" % (st, ans, before, after))
 
 
+def refused_obs(d, bundle, code, before, desc, ids):
+    """The office's rules refuse observations one by one: the offer names
+    them, nothing of theirs is asked for, the commit's signed receipt names
+    them apart, and nothing of them is stored."""
+    st, ans = d.offer(bundle)
+    got = [(r.get("observation"), r.get("error")) for r in ans.get("refused", [])]
+    st2, rec = d.commit(ans.get("bundle", "")) if st == 200 else (st, ans)
+    r = rec.get("receipt", {})
+    after = snapshot()
+    ok(st == 200 and got == [(i, code) for i in ids] and ans.get("missing") == [] and
+       st2 == 200 and r.get("observations") == [] and
+       [x["observation"] for x in r.get("refused", [])] == ids and
+       d.check_receipt(rec) and after[0] == before[0] and after[2] == before[2],
+       "%s -> refused as %s in a signed receipt, nothing stored" % (desc, code),
+       "offer %d %s; commit %d %s; store %s -> %s" % (st, ans, st2, rec, before, after))
+
+
 def new_device(sid):
     code = admin("device", "code", "--supervisor", sid)["code"]
     d = fwclient.Device(TMP, PORT, CA)
@@ -261,8 +278,9 @@ ok(st >= 400 and ans.get("error") in ("limit_exceeded", "chain_broken") and
 wrongcat = dev.observation(category="NO-SUCH-CODE")
 dev.seq -= 1
 dev.prev = hashlib.sha256(fwclient.canonical(o5)).hexdigest()
-st, ans = dev.offer(dev.bundle(dev.manifest([wrongcat])))
-refused(st, ans, "policy", before, "a category outside the profile's taxonomy")
+refused_obs(dev, dev.bundle(dev.manifest([wrongcat])), "policy", before,
+            "a category outside the profile's taxonomy", [wrongcat["id"]])
+before = snapshot()      # the refusal's bundle is committed: a new baseline
 st, ans = dev.offer(dev.bundle(dev.manifest([dict(o6, prev="1" * 64)])))
 refused(st, ans, "chain_broken", before, "an observation whose prev does not link")
 
@@ -278,8 +296,8 @@ add_supervisor("S2", start="2025-01-01")
 dev2, st, ans, _ = new_device("S2")
 old = dev2.observation(captured=time.mktime((2020, 6, 1, 12, 0, 0, 0, 0, 0)))
 before = snapshot()
-st, ans = dev2.offer(dev2.bundle(dev2.manifest([old])))
-refused(st, ans, "not_appointed", before, "an observation captured before the term began")
+refused_obs(dev2, dev2.bundle(dev2.manifest([old])), "not_appointed", before,
+            "an observation captured before the term began", [old["id"]])
 dev2.seq, dev2.prev = 0, "0" * 64
 today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
 method, _ = profile_codes()
@@ -291,9 +309,8 @@ cause = [s.split(None, 1)[1] for s in prof.sections() if s.startswith("terminati
 admin("supervisor", "terminate", "S2", "--reason", cause, "--on", "2025-06-01",
       "--note", "test")
 late = dev2.observation()
-st, ans = dev2.offer(dev2.bundle(dev2.manifest([late])))
-refused(st, ans, "not_appointed", before, "an observation captured after the supervisor "
-        "was terminated")
+refused_obs(dev2, dev2.bundle(dev2.manifest([late])), "not_appointed", before,
+            "an observation captured after the supervisor was terminated", [late["id"]])
 dev2.seq, dev2.prev = 0, "0" * 64
 early = dev2.observation(captured=time.mktime((2025, 3, 1, 12, 0, 0, 0, 0, 0)))
 st, ans = dev2.sync(dev2.bundle(dev2.manifest([early])), {})

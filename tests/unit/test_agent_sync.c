@@ -133,20 +133,27 @@ keys_teardown(void **state)
 	return 0;
 }
 
-/* A receipt answer as the server makes it, signed by signer. */
+/* A receipt answer as the server makes it, signed by signer: the last nref
+ * of the n ids are refused (with error code `code`, NULL for none). */
 static void
-make_receipt(const struct ed25519_key *signer, const char *bundle, const char *device,
-    const char *const *obs, size_t n, struct buf *out, int alter)
+make_receipt_r(const struct ed25519_key *signer, const char *bundle, const char *device,
+    const char *const *obs, size_t n, size_t nref, const char *code, struct buf *out,
+    int alter)
 {
-	json_t *list = json_array(), *r, *ans;
+	json_t *list = json_array(), *refused = json_array(), *r, *ans;
 	uint8_t sig[ED25519_SIG_LEN];
 	char sig64[128];
 	struct buf canon;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n - nref; i++)
 		json_array_append_new(list, json_string(obs[i]));
-	r = json_pack("{sI ss ss so ss sI ss}", "version", (json_int_t)1, "bundle", bundle,
-	    "device", device, "observations", list, "received", "2026-11-25T08:00:00Z",
+	for (size_t i = n - nref; i < n; i++)
+		json_array_append_new(refused, code ? json_pack("{ss ss ss}", "observation",
+		    obs[i], "error", code, "message", "refused") : json_pack("{ss}",
+		    "observation", obs[i]));
+	r = json_pack("{sI ss ss so so ss sI ss}", "version", (json_int_t)1, "bundle", bundle,
+	    "device", device, "observations", list, "refused", refused,
+	    "received", "2026-11-25T08:00:00Z",
 	    "audit_seq", (json_int_t)42, "audit_hash",
 	    "1111111111111111111111111111111111111111111111111111111111111111");
 	assert_non_null(r);
@@ -162,6 +169,13 @@ make_receipt(const struct ed25519_key *signer, const char *bundle, const char *d
 	buf_init(out, 1u << 20);
 	assert_int_equal(jsonx_dump_canonical(ans, out), FW_OK);
 	json_decref(ans);
+}
+
+static void
+make_receipt(const struct ed25519_key *signer, const char *bundle, const char *device,
+    const char *const *obs, size_t n, struct buf *out, int alter)
+{
+	make_receipt_r(signer, bundle, device, obs, n, 0, NULL, out, alter);
 }
 
 static fw_err
@@ -183,6 +197,32 @@ test_receipt_good(void **state)
 	assert_int_equal(verify(k, obs, 3, &ans), FW_OK);
 	/* The order of the bundle's ids does not matter, only the set. */
 	assert_int_equal(verify(k, shuffled, 3, &ans), FW_OK);
+	buf_free(&ans);
+}
+
+/* Observations the office's rules refuse are named apart; together with
+ * those stored they are the bundle. */
+static void
+test_receipt_refused(void **state)
+{
+	const struct keys *k = *state;
+	const char *obs[] = {OBS1, OBS2, OBS3};
+	const char *twice[] = {OBS1, OBS2, OBS2};
+	struct buf ans;
+
+	make_receipt_r(k->server, BUNDLE_ID, DEVICE_ID, obs, 3, 1, "not_appointed", &ans, 0);
+	assert_int_equal(verify(k, obs, 3, &ans), FW_OK);
+	buf_free(&ans);
+	make_receipt_r(k->server, BUNDLE_ID, DEVICE_ID, obs, 3, 3, "policy", &ans, 0);
+	assert_int_equal(verify(k, obs, 3, &ans), FW_OK);
+	buf_free(&ans);
+	/* A refusal without its error code. */
+	make_receipt_r(k->server, BUNDLE_ID, DEVICE_ID, obs, 3, 1, NULL, &ans, 0);
+	assert_int_equal(verify(k, obs, 3, &ans), FW_ERR_FIELD_TYPE);
+	buf_free(&ans);
+	/* One id both stored and refused: the third is then missing. */
+	make_receipt_r(k->server, BUNDLE_ID, DEVICE_ID, twice, 3, 1, "policy", &ans, 0);
+	assert_int_equal(verify(k, obs, 3, &ans), FW_ERR_FIELD_VALUE);
 	buf_free(&ans);
 }
 
@@ -500,6 +540,7 @@ main(void)
 		cmocka_unit_test(test_backoff_bounds),
 		cmocka_unit_test(test_backoff_jitter),
 		cmocka_unit_test_setup_teardown(test_receipt_good, keys_setup, keys_teardown),
+		cmocka_unit_test_setup_teardown(test_receipt_refused, keys_setup, keys_teardown),
 		cmocka_unit_test_setup_teardown(test_receipt_other_key, keys_setup,
 		    keys_teardown),
 		cmocka_unit_test_setup_teardown(test_receipt_other_bundle, keys_setup,
