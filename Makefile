@@ -166,11 +166,15 @@ cross-check:
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 fuzz:
 	@$(MAKE) --no-print-directory B=build-fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS)" \
-	    build-fuzz/libfwcommon.a
+	    build-fuzz/libfwcommon.a build-fuzz/libfwserver.a
 	@set -e; for src in $(FUZZ_SRC); do \
 	    name=$$(basename $$src .c); \
+	    libs="build-fuzz/libfwcommon.a $(LIBS_COMMON)"; \
+	    if grep -q '^#include.*server\.h"' $$src; then \
+	        libs="build-fuzz/libfwserver.a build-fuzz/libfwcommon.a $(LIBS_SERVER)"; \
+	    fi; \
 	    clang -std=c11 -D_GNU_SOURCE -O1 -g -I common $(FUZZ_FLAGS) -fsanitize=fuzzer \
-	        -o build-fuzz/$$name $$src build-fuzz/libfwcommon.a $(LIBS_COMMON); \
+	        -o build-fuzz/$$name $$src $$libs; \
 	done
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh build-fuzz $(FUZZ_SRC)
 
