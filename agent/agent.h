@@ -539,6 +539,7 @@ struct sync_report {
 	size_t skipped;			/* bundles of an earlier key, not sent */
 	size_t bundles;			/* bundles receipted */
 	size_t observations;		/* observations receipted */
+	size_t refused;			/* of which the office refused */
 	size_t blobs;			/* blobs completed by our uploads */
 	uint64_t bytes_sent;		/* every request body byte sent */
 	uint64_t blob_bytes;		/* of which blob chunk bytes */

@@ -636,6 +636,28 @@ sync_missing(struct sync_run *s, const struct fw_bundle *b, const json_t *miss,
 	return FW_OK;
 }
 
+/* Say which observations of a verified receipt the office refused: they
+ * are decided (the device sends them no more) but not stored there. */
+static void
+sync_note_refused(struct sync_run *s, const struct net_answer *ans)
+{
+	json_t *o = NULL, *list;
+
+	if (jsonx_load(ans->body.data, ans->body.len, &o) != FW_OK)
+		return;
+	list = json_object_get(json_object_get(o, "receipt"), "refused");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *r = json_array_get(list, i);
+		const char *msg = json_string_value(json_object_get(r, "message"));
+		log_warnx("observation %s refused by the office: %s%s%.200s",
+		    json_string_value(json_object_get(r, "observation")),
+		    json_string_value(json_object_get(r, "error")), msg ? ": " : "",
+		    msg ? msg : "");
+		s->r->refused++;
+	}
+	json_decref(o);
+}
+
 /* Verify a receipt answer and record it. */
 static fw_err
 sync_receipt(struct sync_run *s, const struct fw_bundle *b, const struct net_answer *ans)
@@ -652,6 +674,7 @@ sync_receipt(struct sync_run *s, const struct fw_bundle *b, const struct net_ans
 	}
 	if ((e = store_receipt(s->a, b->id, ans->body.data, ans->body.len)) != FW_OK)
 		return e;
+	sync_note_refused(s, ans);
 	s->r->bundles++;
 	s->r->observations += b->m->nobs;
 	log_debug("bundle %s: receipt verified, %zu observations", b->id, b->m->nobs);
@@ -1104,8 +1127,9 @@ sync_print(const struct sync_report *r, int json)
 	char sent[32];
 
 	if (json) {
-		json_t *o = json_pack("{sb sI sI sI sI sI sI sI sI sI sI sb sb}", "ok",
-		    r->err == FW_OK, "sealed", (json_int_t)r->sealed, "skipped",
+		json_t *o = json_pack("{sb sI sI sI sI sI sI sI sI sI sI sI sb sb}", "ok",
+		    r->err == FW_OK, "sealed", (json_int_t)r->sealed, "refused",
+		    (json_int_t)r->refused, "skipped",
 		    (json_int_t)r->skipped, "bundles",
 		    (json_int_t)r->bundles, "observations", (json_int_t)r->observations,
 		    "blobs", (json_int_t)r->blobs, "bytes_sent", (json_int_t)r->bytes_sent,

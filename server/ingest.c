@@ -243,34 +243,30 @@ ingest_check_chain(struct server *s, const struct fw_bundle *b, size_t *fresh,
 
 /*
  * The best estimate of when o was captured: the device's clock put right by
- * the offset it last measured against the server's (the signed manifest
- * keeps the device's own reading).
+ * the offset it last measured against the server's, and never later than
+ * `now`, when the server has it in hand (the signed manifest keeps the
+ * device's own reading).  A device clock that is wrong never costs a
+ * capture: it is judged at the time it can have been made.
  */
 int64_t
-ingest_captured(const struct fw_manifest *m, const struct fw_obs *o)
+ingest_captured(const struct fw_manifest *m, const struct fw_obs *o, int64_t now)
 {
-	return o->captured + (m->has_clock_offset ? m->clock_offset : 0);
+	int64_t t = o->captured + (m->has_clock_offset ? m->clock_offset : 0);
+
+	return t < now ? t : now;
 }
 
 /* May observation i be stored?  The office's rules about one observation:
- * captured while its supervisor was appointed, not in the future, in
- * categories of the profile that fit its subject. */
+ * captured while its supervisor was appointed, in categories of the
+ * profile that fit its subject. */
 static fw_err
 ingest_obs_policy(struct server *s, const struct ingest_device *d,
     const struct fw_manifest *m, size_t i, int64_t now)
 {
 	const struct fw_obs *o = &m->obs[i];
-	int64_t t = ingest_captured(m, o);
-	char when[21], srv[21];
+	int64_t t = ingest_captured(m, o, now);
 	fw_err e;
 
-	if (t > now + FW_AUTH_WINDOW) {
-		bundle_time_format(t, when);
-		bundle_time_format(now, srv);
-		return fw_seterr(FW_ERR_FIELD_VALUE, "observation %zu: captured %s by the "
-		    "device's clock%s, after the server's time %s: the clock is wrong", i,
-		    when, m->has_clock_offset ? " (corrected by its offset)" : "", srv);
-	}
 	if ((e = ingest_appointed(s, d->supervisor, t, i, now)) != FW_OK)
 		return e;
 	for (size_t k = 0; k < o->ncategories; k++) {
@@ -320,8 +316,7 @@ ingest_check(struct server *s, const struct fw_bundle *b,
 		if (hhash[0] != '\0' && strcmp(hhash, mine) == 0)
 			continue;
 		e = ingest_obs_policy(s, d, m, i, now);
-		if (e == FW_ERR_NOT_APPOINTED || e == FW_ERR_POLICY ||
-		    e == FW_ERR_FIELD_VALUE) {
+		if (e == FW_ERR_NOT_APPOINTED || e == FW_ERR_POLICY) {
 			keep[i] = 0;
 			if (json_array_append_new(refused, json_pack("{ss ss ss}",
 			    "observation", o->id, "error", fw_strerror(e), "message",
@@ -679,7 +674,7 @@ ingest_store(struct server *s, const struct fw_bundle *b, const char *sup,
 		    " hash, prev, canonical, bundle_id, supervisor_id, captured, received)"
 		    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", "ssissbssii", o->id,
 		    b->m->device, (int64_t)o->seq, hash, o->prev, canon.data, canon.len,
-		    b->id, sup, ingest_captured(b->m, o), now);
+		    b->id, sup, ingest_captured(b->m, o, now), now);
 		for (size_t j = 0; e == FW_OK && j < o->nevidence; j++)
 			e = db_run(s->db, "INSERT OR IGNORE INTO observation_blobs"
 			    " (observation_id, blob) VALUES (?, ?)", "ss", o->id,

@@ -540,9 +540,10 @@ fw_err ingest_upload(struct server *s, const char *device, const char *blob,
     uint64_t offset, const uint8_t *p, size_t n, json_t **ans);
 fw_err ingest_commit(struct server *s, const char *auth_device, const char *bundle,
     json_t **ans);
-/* When o was captured, as best the server knows: the device's clock put
- * right by the manifest's clock_offset. */
-int64_t ingest_captured(const struct fw_manifest *m, const struct fw_obs *o);
+/* When o was captured, as best the server knows at now: the device's
+ * clock put right by the manifest's clock_offset, and not after now. */
+int64_t ingest_captured(const struct fw_manifest *m, const struct fw_obs *o,
+    int64_t now);
 fw_err ingest_feed(struct server *s, const char *device, int64_t after,
     int64_t limit, json_t **ans);
 fw_err ingest_feed_post(struct server *s, const char *device, const char *kind,
