@@ -5,13 +5,16 @@
  * live beside the network code (enroll.c, sync.c, daemon.c); cmd_table
  * names them all, and main.c dispatches through it.
  *
- * Each subcommand parses its own arguments (a small table-driven parser:
- * "--name value", "--name=value", and for the options marked "many" the
- * values that follow up to the next "--option"), opens the store, calls
+ * Each subcommand is a struct cmd_def: its options (a small table-driven
+ * parser: "--name value", "--name=value", and for the options marked
+ * "many" the values that follow up to the next "--option"), its usage and
+ * the checks of its arguments; cmd_run does what they all share (parse,
+ * usage errors, --help, opening the store) and calls its run, which calls
  * store.c and prints: plain text for a person, one JSON object with
- * --json.  Everything that comes from the server (feedback, tasks,
- * notices) is printed with its control characters replaced, so that a
- * message cannot drive the terminal.
+ * --json (observe parses through cmd_observe_args, which the tests call).
+ * Everything that comes from the server (feedback, tasks, notices) is
+ * printed with its control characters replaced, so that a message cannot
+ * drive the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +32,7 @@
 #define CMD_IO_BUF	(64u << 10)
 #define CMD_PATH_MAX	4096
 #define CMD_FUTURE_SLACK 300	/* --when may run ahead of the clock this much */
+#define NOPTS(t)	(sizeof(t) / sizeof((t)[0]))
 
 /* ---- argument parsing -------------------------------------------------- */
 
@@ -340,6 +344,58 @@ cmd_open(const struct agent_opts *o)
 		return NULL;
 	}
 	return a;
+}
+
+/*
+ * What a subcommand takes and does.  cmd_run parses argv against it: a
+ * usage error (exit 2) prints the message and then the usage on stderr,
+ * --help prints the usage on stdout (exit 0); then it opens the store if
+ * asked and hands over to run.
+ */
+struct cmd_def {
+	const char *name;		/* as typed; starts its messages */
+	const char *usage;
+	const struct argopt *opts;
+	size_t nopts;
+	int nopos;			/* refuse positionals, even with --help */
+	/* Unless --help: FW_OK or a usage error, reported with the options
+	 * given after the name if own_opts, else with the global ones. */
+	fw_err (*check)(const struct cmd_def *, const struct args *);
+	int own_opts;
+	int open;			/* open the store for run */
+	/* The command: its exit status.  It closes a, NULL unless open. */
+	int (*run)(const struct cmd_def *, struct args *, struct agent *a);
+	const char *kind;		/* feedback, tasks, notices: the feed */
+};
+
+static int
+cmd_run(const struct cmd_def *d, const struct agent_opts *g, int argc,
+    char **argv)
+{
+	struct agent *a = NULL;
+	struct args *p;
+	fw_err e;
+	int rc;
+
+	if ((p = malloc(sizeof *p)) == NULL)
+		return cmd_fail(g, d->name, fw_seterr(FW_ERR_NOMEM,
+		    "out of memory"));
+	e = args_parse(p, d->name, d->opts, d->nopts, g, argc, argv);
+	if (e == FW_OK && d->nopos && p->npos > 0)
+		e = fw_seterr(FW_ERR_INVALID, "%s: unexpected argument", d->name);
+	if (e != FW_OK)
+		rc = cmd_usage_error(g, d->usage, e);
+	else if (p->help) {
+		fputs(d->usage, stdout);
+		rc = 0;
+	} else if (d->check != NULL && (e = d->check(d, p)) != FW_OK)
+		rc = cmd_usage_error(d->own_opts ? &p->o : g, d->usage, e);
+	else if (d->open && (a = cmd_open(&p->o)) == NULL)
+		rc = 1;
+	else
+		rc = d->run(d, p, a);
+	free(p);
+	return rc;
 }
 
 /* ---- observe ------------------------------------------------------------- */
@@ -666,43 +722,30 @@ static const struct argopt attach_opts[] = {
 	{"kind", ARG_ONE}, {"move", ARG_FLAG},
 };
 
-int
-cmd_attach(const struct agent_opts *g, int argc, char **argv)
+static fw_err
+attach_check(const struct cmd_def *d, const struct args *p)
+{
+	(void)d;
+	if (p->npos < 2)
+		return fw_seterr(FW_ERR_INVALID, "attach: give the observation id "
+		    "and at least one file");
+	return FW_OK;
+}
+
+static int
+attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
 	struct observe_req r;
-	struct args *p;
-	struct agent *a;
 	fw_err e;
 	int rc;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return cmd_fail(g, "attach", fw_seterr(FW_ERR_NOMEM, "out of memory"));
+	(void)d;
+	/* a is NULL: the store is opened once the files are known. */
 	memset(&r, 0, sizeof r);
-	if ((e = args_parse(p, "attach", attach_opts, 2, g, argc, argv)) != FW_OK) {
-		free(p);
-		return cmd_usage_error(g, attach_usage, e);
-	}
-	if (p->help) {
-		free(p);
-		fputs(attach_usage, stdout);
-		return 0;
-	}
-	if (p->npos < 2) {
-		e = fw_seterr(FW_ERR_INVALID, "attach: give the observation id and "
-		    "at least one file");
-		rc = cmd_usage_error(&p->o, attach_usage, e);
-		free(p);
-		return rc;
-	}
-	if ((e = req_files(p, NULL, 1, &r)) != FW_OK) {
-		rc = cmd_fail(&p->o, "attach", e);
-		free(p);
-		return rc;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
+	if ((e = req_files(p, NULL, 1, &r)) != FW_OK)
+		return cmd_fail(&p->o, "attach", e);
+	if ((a = cmd_open(&p->o)) == NULL)
 		return 1;
-	}
 	e = store_attach(a, p->pos[0], r.files, r.nfiles, r.move);
 	if (e == FW_OK)
 		daemon_nudge(a);
@@ -720,8 +763,17 @@ cmd_attach(const struct agent_opts *g, int argc, char **argv)
 		    r.nfiles == 1 ? "" : "s", p->pos[0]);
 		rc = 0;
 	}
-	free(p);
 	return rc;
+}
+
+int
+cmd_attach(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct cmd_def d = {.name = "attach", .usage = attach_usage,
+	    .opts = attach_opts, .nopts = NOPTS(attach_opts),
+	    .check = attach_check, .own_opts = 1, .run = attach_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- list, show -------------------------------------------------------------- */
@@ -770,47 +822,42 @@ list_one(void *ctx, const struct store_obs_info *i)
 	return FW_OK;
 }
 
-int
-cmd_list(const struct agent_opts *g, int argc, char **argv)
+/* --limit N into *n, 0 without it. */
+static fw_err
+list_limit(const struct args *p, long long *n)
 {
-	static const struct argopt opts[] = {{"limit", ARG_ONE}};
-	struct args *p;
-	struct agent *a;
-	json_t *arr = NULL;
 	const char *lim;
 	char *end;
+
+	*n = 0;
+	if ((lim = arg_get(p, "limit")) != NULL) {
+		*n = strtoll(lim, &end, 10);
+		if (*lim == '\0' || *end != '\0' || *n < 1 || *n > 1000000000)
+			return fw_seterr(FW_ERR_INVALID, "list: --limit '%.20s' is not "
+			    "a count 1..1000000000", lim);
+	}
+	return FW_OK;
+}
+
+static fw_err
+list_check(const struct cmd_def *d, const struct args *p)
+{
+	long long n;
+
+	(void)d;
+	return list_limit(p, &n);
+}
+
+static int
+list_run(const struct cmd_def *d, struct args *p, struct agent *a)
+{
+	json_t *arr = NULL;
 	long long n = 0;
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "list", opts, 1, g, argc, argv)) != FW_OK ||
-	    p->npos > 0) {
-		if (e == FW_OK)
-			e = fw_seterr(FW_ERR_INVALID, "list: unexpected argument");
-		free(p);
-		return cmd_usage_error(g, list_usage, e);
-	}
-	if (p->help) {
-		free(p);
-		fputs(list_usage, stdout);
-		return 0;
-	}
-	if ((lim = arg_get(p, "limit")) != NULL) {
-		n = strtoll(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || n < 1 || n > 1000000000) {
-			e = fw_seterr(FW_ERR_INVALID, "list: --limit '%.20s' is not a "
-			    "count 1..1000000000", lim);
-			rc = cmd_usage_error(&p->o, list_usage, e);
-			free(p);
-			return rc;
-		}
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
+	(void)d;
+	(void)list_limit(p, &n);	/* list_check refused a bad one */
 	if (p->o.json)
 		arr = json_array();
 	e = store_list(a, (size_t)n, list_one, arr);
@@ -824,8 +871,18 @@ cmd_list(const struct agent_opts *g, int argc, char **argv)
 		json_object_set_new(j, "observations", arr);
 		rc = json_out(j);
 	}
-	free(p);
 	return rc;
+}
+
+int
+cmd_list(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct argopt opts[] = {{"limit", ARG_ONE}};
+	static const struct cmd_def d = {.name = "list", .usage = list_usage,
+	    .opts = opts, .nopts = NOPTS(opts), .nopos = 1, .check = list_check,
+	    .own_opts = 1, .open = 1, .run = list_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 static const char show_usage[] =
@@ -937,32 +994,24 @@ show_human(const struct store_obs_info *i, const struct fw_obs *o)
 	}
 }
 
-int
-cmd_show(const struct agent_opts *g, int argc, char **argv)
+static fw_err
+show_check(const struct cmd_def *d, const struct args *p)
+{
+	(void)d;
+	if (p->npos != 1)
+		return fw_seterr(FW_ERR_INVALID, "show: give one observation id");
+	return FW_OK;
+}
+
+static int
+show_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
 	struct store_obs_info info;
 	struct fw_obs o;
-	struct args *p;
-	struct agent *a;
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "show", NULL, 0, g, argc, argv)) == FW_OK &&
-	    !p->help && p->npos != 1)
-		e = fw_seterr(FW_ERR_INVALID, "show: give one observation id");
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, show_usage, e);
-		fputs(show_usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
+	(void)d;
 	e = store_show(a, p->pos[0], &info, &o);
 	agent_close(a);
 	if (e != FW_OK)
@@ -979,8 +1028,16 @@ cmd_show(const struct agent_opts *g, int argc, char **argv)
 	} else
 		show_human(&info, &o);
 	bundle_obs_clear(&o);
-	free(p);
 	return rc;
+}
+
+int
+cmd_show(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct cmd_def d = {.name = "show", .usage = show_usage,
+	    .check = show_check, .open = 1, .run = show_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- status ---------------------------------------------------------------------- */
@@ -1086,32 +1143,15 @@ status_json(struct agent *a, const struct store_counts *c,
 	return j;
 }
 
-int
-cmd_status(const struct agent_opts *g, int argc, char **argv)
+static int
+status_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
 	struct store_sync_state s;
 	struct store_counts c;
-	struct args *p;
-	struct agent *a;
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "status", NULL, 0, g, argc, argv)) == FW_OK &&
-	    p->npos > 0)
-		e = fw_seterr(FW_ERR_INVALID, "status: unexpected argument");
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, status_usage, e);
-		fputs(status_usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
+	(void)d;
 	if ((e = store_counts(a, &c)) != FW_OK ||
 	    (e = store_sync_state_get(a, &s)) != FW_OK)
 		rc = cmd_fail(&p->o, "status", e);
@@ -1120,8 +1160,16 @@ cmd_status(const struct agent_opts *g, int argc, char **argv)
 	else
 		status_human(a, &c, &s);
 	agent_close(a);
-	free(p);
 	return rc;
+}
+
+int
+cmd_status(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct cmd_def d = {.name = "status", .usage = status_usage,
+	    .nopos = 1, .open = 1, .run = status_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- categories, conflicts ---------------------------------------------------------- */
@@ -1132,32 +1180,15 @@ static const char categories_usage[] =
     "Lists the violation categories of the enrolled policy profile, the\n"
     "codes `observe --category` takes, in Chinese and English.\n";
 
-int
-cmd_categories(const struct agent_opts *g, int argc, char **argv)
+static int
+categories_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
 	struct store_category *c;
-	struct args *p;
-	struct agent *a;
 	size_t n;
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "categories", NULL, 0, g, argc, argv)) == FW_OK &&
-	    p->npos > 0)
-		e = fw_seterr(FW_ERR_INVALID, "categories: unexpected argument");
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, categories_usage, e);
-		fputs(categories_usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
+	(void)d;
 	e = store_categories(a, &c, &n);
 	agent_close(a);
 	if (e != FW_OK) {
@@ -1185,8 +1216,17 @@ cmd_categories(const struct agent_opts *g, int argc, char **argv)
 		}
 	}
 	store_categories_free(c, n);
-	free(p);
 	return rc;
+}
+
+int
+cmd_categories(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct cmd_def d = {.name = "categories",
+	    .usage = categories_usage, .nopos = 1, .open = 1,
+	    .run = categories_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 static const char conflicts_usage[] =
@@ -1225,45 +1265,42 @@ conflict_one(void *ctx, const char *subject, const char *reason, int64_t added)
 	return FW_OK;
 }
 
-int
-cmd_conflicts(const struct agent_opts *g, int argc, char **argv)
+/* The action: "list" when none is given. */
+static const char *
+conflicts_verb(const struct args *p)
 {
-	static const struct argopt opts[] = {{"reason", ARG_ONE}};
-	const char *verb;
-	struct args *p;
-	struct agent *a;
+	return p->npos > 0 ? p->pos[0] : "list";
+}
+
+static fw_err
+conflicts_check(const struct cmd_def *d, const struct args *p)
+{
+	const char *verb = conflicts_verb(p);
+
+	(void)d;
+	if (strcmp(verb, "list") == 0 && p->npos > 1)
+		return fw_seterr(FW_ERR_INVALID, "conflicts list: unexpected "
+		    "argument");
+	if ((strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0) &&
+	    p->npos != 2)
+		return fw_seterr(FW_ERR_INVALID, "conflicts %s: give one SUBJECT "
+		    "(quote it if it has spaces)", verb);
+	if (strcmp(verb, "list") != 0 && strcmp(verb, "add") != 0 &&
+	    strcmp(verb, "remove") != 0)
+		return fw_seterr(FW_ERR_INVALID, "conflicts: unknown action "
+		    "'%.40s' (add, list or remove)", verb);
+	return FW_OK;
+}
+
+static int
+conflicts_run(const struct cmd_def *d, struct args *p, struct agent *a)
+{
+	const char *verb = conflicts_verb(p);
 	json_t *arr = NULL;
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	e = args_parse(p, "conflicts", opts, 1, g, argc, argv);
-	verb = p->npos > 0 ? p->pos[0] : "list";
-	if (e == FW_OK && !p->help) {
-		if (strcmp(verb, "list") == 0 && p->npos > 1)
-			e = fw_seterr(FW_ERR_INVALID, "conflicts list: unexpected "
-			    "argument");
-		else if ((strcmp(verb, "add") == 0 || strcmp(verb, "remove") == 0) &&
-		    p->npos != 2)
-			e = fw_seterr(FW_ERR_INVALID, "conflicts %s: give one SUBJECT "
-			    "(quote it if it has spaces)", verb);
-		else if (strcmp(verb, "list") != 0 && strcmp(verb, "add") != 0 &&
-		    strcmp(verb, "remove") != 0)
-			e = fw_seterr(FW_ERR_INVALID, "conflicts: unknown action "
-			    "'%.40s' (add, list or remove)", verb);
-	}
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, conflicts_usage, e);
-		fputs(conflicts_usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
+	(void)d;
 	if (strcmp(verb, "add") == 0)
 		e = store_conflict_add(a, p->pos[1], arg_get(p, "reason"));
 	else if (strcmp(verb, "remove") == 0)
@@ -1295,8 +1332,18 @@ cmd_conflicts(const struct agent_opts *g, int argc, char **argv)
 			putchar('\n');
 		}
 	}
-	free(p);
 	return rc;
+}
+
+int
+cmd_conflicts(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct argopt opts[] = {{"reason", ARG_ONE}};
+	static const struct cmd_def d = {.name = "conflicts",
+	    .usage = conflicts_usage, .opts = opts, .nopts = NOPTS(opts),
+	    .check = conflicts_check, .open = 1, .run = conflicts_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- feedback, tasks, notices ------------------------------------------------------ */
@@ -1367,71 +1414,70 @@ feed_one(void *ctx, uint64_t cursor, json_t *msg, const char *done_obs)
 	return FW_OK;
 }
 
+/* `tasks done ID --obs OBS` rather than a listing. */
 static int
-feed_command(const struct agent_opts *g, const char *name, const char *kind,
-    const char *usage, int argc, char **argv)
+feed_done(const struct cmd_def *d, const struct args *p)
 {
-	static const struct argopt opts[] = {{"obs", ARG_ONE}};
-	struct feed_print fp = {NULL, kind, 0};
-	const char *plural = strcmp(name, "tasks") == 0 ? "tasks" : name;
-	struct args *p;
-	struct agent *a;
-	int done, rc = 0;
-	fw_err e;
-
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	e = args_parse(p, name, strcmp(kind, "task") == 0 ? opts : NULL,
-	    strcmp(kind, "task") == 0 ? 1 : 0, g, argc, argv);
-	done = strcmp(kind, "task") == 0 && p->npos > 0 &&
+	return strcmp(d->kind, "task") == 0 && p->npos > 0 &&
 	    strcmp(p->pos[0], "done") == 0;
-	if (e == FW_OK && !p->help) {
-		if (done && (p->npos != 2 || arg_get(p, "obs") == NULL))
-			e = fw_seterr(FW_ERR_INVALID, "tasks done: give the task id "
-			    "and --obs OBS (the observation that answers it)");
-		else if (!done && p->npos > 0)
-			e = fw_seterr(FW_ERR_INVALID, "%s: unexpected argument '%.40s'",
-			    name, p->pos[0]);
-		else if (!done && strcmp(kind, "task") == 0 &&
-		    arg_get(p, "obs") != NULL)
-			e = fw_seterr(FW_ERR_INVALID, "tasks: --obs goes with `tasks "
-			    "done ID`");
-	}
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, usage, e);
-		fputs(usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
-	if (done) {
-		e = store_task_done(a, p->pos[1], arg_get(p, "obs"));
-		agent_close(a);
-		if (e != FW_OK)
-			rc = cmd_fail(&p->o, "tasks done", e);
-		else if (p->o.json) {
-			json_t *j = json_object();
+}
 
-			json_object_set_new(j, "task", json_string(p->pos[1]));
-			json_object_set_new(j, "done_by", json_string(arg_get(p, "obs")));
-			rc = json_out(j);
-		} else
-			printf("task %s marked answered by %s\n", p->pos[1],
-			    arg_get(p, "obs"));
-		free(p);
-		return rc;
-	}
+static fw_err
+feed_check(const struct cmd_def *d, const struct args *p)
+{
+	int done = feed_done(d, p);
+
+	if (done && (p->npos != 2 || arg_get(p, "obs") == NULL))
+		return fw_seterr(FW_ERR_INVALID, "tasks done: give the task id "
+		    "and --obs OBS (the observation that answers it)");
+	if (!done && p->npos > 0)
+		return fw_seterr(FW_ERR_INVALID, "%s: unexpected argument '%.40s'",
+		    d->name, p->pos[0]);
+	if (!done && strcmp(d->kind, "task") == 0 && arg_get(p, "obs") != NULL)
+		return fw_seterr(FW_ERR_INVALID, "tasks: --obs goes with `tasks "
+		    "done ID`");
+	return FW_OK;
+}
+
+static int
+feed_task_done(struct args *p, struct agent *a)
+{
+	fw_err e;
+	int rc = 0;
+
+	e = store_task_done(a, p->pos[1], arg_get(p, "obs"));
+	agent_close(a);
+	if (e != FW_OK)
+		rc = cmd_fail(&p->o, "tasks done", e);
+	else if (p->o.json) {
+		json_t *j = json_object();
+
+		json_object_set_new(j, "task", json_string(p->pos[1]));
+		json_object_set_new(j, "done_by", json_string(arg_get(p, "obs")));
+		rc = json_out(j);
+	} else
+		printf("task %s marked answered by %s\n", p->pos[1],
+		    arg_get(p, "obs"));
+	return rc;
+}
+
+static int
+feed_run(const struct cmd_def *d, struct args *p, struct agent *a)
+{
+	struct feed_print fp = {NULL, d->kind, 0};
+	const char *plural = d->name;
+	fw_err e;
+	int rc = 0;
+
+	if (feed_done(d, p))
+		return feed_task_done(p, a);
 	if (p->o.json)
 		fp.arr = json_array();
-	e = store_feed_list(a, kind, feed_one, &fp);
+	e = store_feed_list(a, d->kind, feed_one, &fp);
 	agent_close(a);
 	if (e != FW_OK) {
 		json_decref(fp.arr);
-		rc = cmd_fail(&p->o, name, e);
+		rc = cmd_fail(&p->o, d->name, e);
 	} else if (fp.arr != NULL) {
 		json_t *j = json_object();
 
@@ -1440,37 +1486,47 @@ feed_command(const struct agent_opts *g, const char *name, const char *kind,
 	} else if (fp.n == 0)
 		printf("no %s received yet (they arrive with `fundwatch-agent "
 		    "sync`)\n", plural);
-	free(p);
 	return rc;
 }
 
 int
 cmd_feedback(const struct agent_opts *g, int argc, char **argv)
 {
-	return feed_command(g, "feedback", "feedback",
+	static const struct cmd_def d = {.name = "feedback",
+	    .usage =
 	    "usage: fundwatch-agent feedback [--json]\n\n"
 	    "The office's feedback on your observations, oldest first.\n",
-	    argc, argv);
+	    .check = feed_check, .open = 1, .run = feed_run, .kind = "feedback"};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 int
 cmd_tasks(const struct agent_opts *g, int argc, char **argv)
 {
-	return feed_command(g, "tasks", "task",
+	static const struct argopt opts[] = {{"obs", ARG_ONE}};
+	static const struct cmd_def d = {.name = "tasks",
+	    .usage =
 	    "usage: fundwatch-agent tasks [--json]\n"
 	    "       fundwatch-agent tasks done ID --obs OBS\n\n"
 	    "Tasks the office designated to you; `tasks done` notes locally\n"
 	    "which observation answers one (also give it `observe --task ID`).\n",
-	    argc, argv);
+	    .opts = opts, .nopts = NOPTS(opts),
+	    .check = feed_check, .open = 1, .run = feed_run, .kind = "task"};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 int
 cmd_notices(const struct agent_opts *g, int argc, char **argv)
 {
-	return feed_command(g, "notices", "notice",
+	static const struct cmd_def d = {.name = "notices",
+	    .usage =
 	    "usage: fundwatch-agent notices [--json]\n\n"
 	    "Notices and training material from the office, oldest first.\n",
-	    argc, argv);
+	    .check = feed_check, .open = 1, .run = feed_run, .kind = "notice"};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- export-bundle ------------------------------------------------------------------ */
@@ -1674,34 +1730,24 @@ cmd_export(struct agent *a, const char *dir, size_t *nbundles, size_t *nblobs,
 	return e;
 }
 
-int
-cmd_export_bundle(const struct agent_opts *g, int argc, char **argv)
+static fw_err
+export_check(const struct cmd_def *d, const struct args *p)
 {
-	static const struct argopt opts[] = {{"out", ARG_ONE}};
+	(void)d;
+	if (p->npos > 0 || arg_get(p, "out") == NULL)
+		return fw_seterr(FW_ERR_INVALID, "export-bundle: give --out DIR");
+	return FW_OK;
+}
+
+static int
+export_run(const struct cmd_def *d, struct args *p, struct agent *a)
+{
 	size_t nb = 0, nblobs = 0;
-	struct args *p;
-	struct agent *a;
-	json_t *arr = NULL;
+	json_t *arr = json_array();
 	fw_err e;
 	int rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "export-bundle", opts, 1, g, argc, argv)) ==
-	    FW_OK && !p->help && (p->npos > 0 || arg_get(p, "out") == NULL))
-		e = fw_seterr(FW_ERR_INVALID, "export-bundle: give --out DIR");
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, export_usage, e);
-		fputs(export_usage, stdout);
-		return 0;
-	}
-	if ((a = cmd_open(&p->o)) == NULL) {
-		free(p);
-		return 1;
-	}
-	arr = json_array();
+	(void)d;
 	e = cmd_export(a, arg_get(p, "out"), &nb, &nblobs, arr);
 	agent_close(a);
 	if (e != FW_OK) {
@@ -1730,8 +1776,18 @@ cmd_export_bundle(const struct agent_opts *g, int argc, char **argv)
 		    arg_get(p, "out"));
 		json_decref(arr);
 	}
-	free(p);
 	return rc;
+}
+
+int
+cmd_export_bundle(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct argopt opts[] = {{"out", ARG_ONE}};
+	static const struct cmd_def d = {.name = "export-bundle",
+	    .usage = export_usage, .opts = opts, .nopts = NOPTS(opts),
+	    .check = export_check, .open = 1, .run = export_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- config ---------------------------------------------------------------------------- */
@@ -1744,34 +1800,21 @@ static const char config_usage[] =
     "absent) and the data folder; --write-defaults writes a commented file\n"
     "holding every setting's default.\n";
 
-int
-cmd_config(const struct agent_opts *g, int argc, char **argv)
+static int
+config_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
-	static const struct argopt opts[] = {{"write-defaults", ARG_ONE}};
 	struct agent_config c;
 	const char *path, *out;
-	struct args *p;
 	fw_err e;
 	int found = 0, rc = 0;
 
-	if ((p = malloc(sizeof *p)) == NULL)
-		return 1;
-	if ((e = args_parse(p, "config", opts, 1, g, argc, argv)) == FW_OK &&
-	    p->npos > 0)
-		e = fw_seterr(FW_ERR_INVALID, "config: unexpected argument");
-	if (e != FW_OK || p->help) {
-		free(p);
-		if (e != FW_OK)
-			return cmd_usage_error(g, config_usage, e);
-		fputs(config_usage, stdout);
-		return 0;
-	}
+	(void)d;
+	(void)a;	/* NULL: the configuration needs no store */
 	if ((out = arg_get(p, "write-defaults")) != NULL) {
 		if ((e = config_write_defaults(out)) != FW_OK)
 			rc = cmd_fail(&p->o, "config", e);
 		else if (!p->o.json)
 			printf("wrote the default configuration to %s\n", out);
-		free(p);
 		return rc;
 	}
 	memset(&c, 0, sizeof c);
@@ -1817,8 +1860,17 @@ cmd_config(const struct agent_opts *g, int argc, char **argv)
 		printf("retention:                %lld s\n", (long long)c.retention);
 	}
 	config_free(&c);
-	free(p);
 	return rc;
+}
+
+int
+cmd_config(const struct agent_opts *g, int argc, char **argv)
+{
+	static const struct argopt opts[] = {{"write-defaults", ARG_ONE}};
+	static const struct cmd_def d = {.name = "config", .usage = config_usage,
+	    .opts = opts, .nopts = NOPTS(opts), .nopos = 1, .run = config_run};
+
+	return cmd_run(&d, g, argc, argv);
 }
 
 /* ---- the table ------------------------------------------------------------------------ */

@@ -74,29 +74,33 @@ config_load(struct agent_config *c, const char *path, int *found)
 	return e;
 }
 
-const char *
-config_path(const char *arg)
+/* arg if given, else $env if set and not empty, else NULL. */
+static const char *
+config_given(const char *arg, const char *env)
 {
-	const char *env;
+	const char *v;
 
 	if (arg != NULL && *arg != '\0')
 		return arg;
-	env = getenv("FUNDWATCH_AGENT_CONFIG");
-	if (env != NULL && *env != '\0')
-		return env;
-	return AGENT_CONFIG_DEFAULT;
+	v = getenv(env);
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+const char *
+config_path(const char *arg)
+{
+	const char *v = config_given(arg, "FUNDWATCH_AGENT_CONFIG");
+
+	return v != NULL ? v : AGENT_CONFIG_DEFAULT;
 }
 
 const char *
 config_data_dir(const struct agent_config *c, const char *arg)
 {
-	const char *env;
+	const char *v = config_given(arg, "FUNDWATCH_AGENT_DATA");
 
-	if (arg != NULL && *arg != '\0')
-		return arg;
-	env = getenv("FUNDWATCH_AGENT_DATA");
-	if (env != NULL && *env != '\0')
-		return env;
+	if (v != NULL)
+		return v;
 	if (c != NULL && c->data_dir != NULL && *c->data_dir != '\0')
 		return c->data_dir;
 	return AGENT_DATA_DEFAULT;

@@ -199,6 +199,18 @@ db_done(struct agent *a, sqlite3_stmt *st, const char *what)
 	return FW_OK;
 }
 
+/* End a loop over the rows of st that stopped at rc, or on its own error
+ * e: e, else the step's error unless the rows ran out; st is finalized. */
+static fw_err
+db_rows_done(struct agent *a, sqlite3_stmt *st, int rc, fw_err e,
+    const char *what)
+{
+	if (e == FW_OK && rc != SQLITE_DONE)
+		e = db_err(a, rc, what);
+	sqlite3_finalize(st);
+	return e;
+}
+
 static fw_err
 db_begin(struct agent *a, const char *what)
 {
@@ -261,51 +273,45 @@ db_int(struct agent *a, const char *sql, const char *arg, int64_t def,
 
 /* ---- meta: key/value facts ---------------------------------------------- */
 
+/* Run sql with ?1 = key and ?2 = text or *num, whichever is given (an
+ * unbound ?2 is NULL). */
 static fw_err
-meta_set(struct agent *a, const char *key, const char *val)
+meta_exec(struct agent *a, const char *sql, const char *key,
+    const char *text, const int64_t *num)
 {
 	sqlite3_stmt *st;
 	fw_err e;
 
-	if ((e = db_prep(a, "INSERT OR REPLACE INTO meta (key, value) "
-	    "VALUES (?1, ?2)", &st, "store")) != FW_OK)
+	if ((e = db_prep(a, sql, &st, "store")) != FW_OK)
 		return e;
 	bind_text(st, 1, key);
-	bind_text(st, 2, val);
+	if (num != NULL)
+		sqlite3_bind_int64(st, 2, *num);
+	else if (text != NULL)
+		bind_text(st, 2, text);
 	e = db_done(a, st, key);
 	sqlite3_finalize(st);
 	return e;
+}
+
+#define META_SET_SQL	"INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"
+
+static fw_err
+meta_set(struct agent *a, const char *key, const char *val)
+{
+	return meta_exec(a, META_SET_SQL, key, val, NULL);
 }
 
 static fw_err
 meta_set_int(struct agent *a, const char *key, int64_t v)
 {
-	sqlite3_stmt *st;
-	fw_err e;
-
-	if ((e = db_prep(a, "INSERT OR REPLACE INTO meta (key, value) "
-	    "VALUES (?1, ?2)", &st, "store")) != FW_OK)
-		return e;
-	bind_text(st, 1, key);
-	sqlite3_bind_int64(st, 2, v);
-	e = db_done(a, st, key);
-	sqlite3_finalize(st);
-	return e;
+	return meta_exec(a, META_SET_SQL, key, NULL, &v);
 }
 
 static fw_err
 meta_del(struct agent *a, const char *key)
 {
-	sqlite3_stmt *st;
-	fw_err e;
-
-	if ((e = db_prep(a, "DELETE FROM meta WHERE key = ?1", &st,
-	    "store")) != FW_OK)
-		return e;
-	bind_text(st, 1, key);
-	e = db_done(a, st, key);
-	sqlite3_finalize(st);
-	return e;
+	return meta_exec(a, "DELETE FROM meta WHERE key = ?1", key, NULL, NULL);
 }
 
 /* *out is malloc'd; FW_ERR_NOT_FOUND if the key is absent. */
@@ -586,12 +592,25 @@ out:
 	return e;
 }
 
+/* Make the folder dir/name if it is absent. */
+static fw_err
+mkdir_sub(const char *dir, const char *name)
+{
+	char *p;
+	fw_err e;
+
+	if ((p = path_join(dir, name)) == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "store: out of memory");
+	e = file_mkdirs(p, 0700);
+	free(p);
+	return e;
+}
+
 fw_err
 agent_open(const char *datadir, const struct agent_config *cfg,
     struct agent **out)
 {
 	struct agent *a;
-	char *p;
 	fw_err e;
 
 	*out = NULL;
@@ -618,21 +637,9 @@ agent_open(const char *datadir, const struct agent_config *cfg,
 		fw_errctx(e, "store: data folder");
 		goto fail;
 	}
-	if ((p = path_join(datadir, "blobs")) == NULL) {
-		e = fw_seterr(FW_ERR_NOMEM, "store: out of memory");
-		goto fail;
-	}
-	e = file_mkdirs(p, 0700);
-	free(p);
-	if (e != FW_OK)
-		goto fail;
-	if ((p = path_join(datadir, "tmp")) == NULL) {
-		e = fw_seterr(FW_ERR_NOMEM, "store: out of memory");
-		goto fail;
-	}
-	e = file_mkdirs(p, 0700);
-	free(p);
-	if (e != FW_OK || (e = db_open(a)) != FW_OK)
+	if ((e = mkdir_sub(datadir, "blobs")) != FW_OK ||
+	    (e = mkdir_sub(datadir, "tmp")) != FW_OK ||
+	    (e = db_open(a)) != FW_OK)
 		goto fail;
 	clean_tmp(a);
 	clean_orphans(a);
@@ -1969,9 +1976,7 @@ load_evidence(struct agent *a, int64_t seq, struct fw_obs *o)
 		ev->blob_size = (uint64_t)sqlite3_column_int64(st, 5);
 		ev->captured = sqlite3_column_int64(st, 6);
 	}
-	if (e == FW_OK && rc != SQLITE_DONE)
-		e = db_err(a, rc, "store");
-	sqlite3_finalize(st);
+	e = db_rows_done(a, st, rc, e, "store");
 	if (o->nevidence == 0) {
 		free(o->evidence);
 		o->evidence = NULL;
@@ -2082,10 +2087,7 @@ store_list(struct agent *a, size_t limit, store_obs_fn fn, void *ctx)
 		if ((e = fn(ctx, &info)) != FW_OK)
 			break;
 	}
-	if (e == FW_OK && rc != SQLITE_DONE)
-		e = db_err(a, rc, "list");
-	sqlite3_finalize(st);
-	return e;
+	return db_rows_done(a, st, rc, e, "list");
 }
 
 fw_err
@@ -2850,10 +2852,7 @@ store_feed_list(struct agent *a, const char *kind, store_feed_fn fn, void *ctx)
 		if (e != FW_OK)
 			break;
 	}
-	if (e == FW_OK && rc != SQLITE_DONE)
-		e = db_err(a, rc, "feed");
-	sqlite3_finalize(st);
-	return e;
+	return db_rows_done(a, st, rc, e, "feed");
 }
 
 fw_err

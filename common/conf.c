@@ -8,12 +8,14 @@
  * of over-long lines (inih would silently split them), of NUL bytes and of
  * unknown empty sections, and no continuation lines (the reader strips
  * indentation, so an indented "name = value" is never taken as the
- * continuation of the line before).
+ * continuation of the line before).  The reader (conf_lines_*) is public:
+ * server/profile.c and server/calendar.c read their files with it.
  *
  * A file is read twice: the first pass checks every line, the second
  * applies the values, so that a bad file leaves the settings untouched.
  */
 #include <ini.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "file.h"
+#include "jsonx.h"
 
 #define CONF_MSG_MAX	FW_ERRMSG_MAX
 
@@ -38,13 +41,9 @@ struct conf_ctx {
 	const struct conf_entry *table;
 	size_t n;
 	void *obj;
-	const char *p, *end;	/* what the reader has not handed out */
-	int line;		/* lines handed to inih so far */
+	struct conf_lines in;	/* the data, and the first error of a pass */
 	int apply;		/* second pass: store the values */
 	int *seen;		/* line where each entry was set, 0 if not */
-	int errline;		/* line of the first error we found, 0 if none */
-	fw_err err;
-	char msg[CONF_MSG_MAX];
 };
 
 static int
@@ -187,28 +186,49 @@ conf_parse_unit(const char *v, const char *units, const uint64_t *mult,
 	return 0;
 }
 
+/* A number with a unit: CONF_SIZE or CONF_DURATION. */
+struct conf_scale {
+	const char *units;	/* the suffixes, one letter each */
+	const uint64_t *mult;	/* what each suffix multiplies by */
+	uint64_t limit;		/* largest value before the bounds */
+	const char *noun;	/* "size" */
+	const char *base;	/* "bytes" */
+	const char *suffixes;	/* "K, M or G" */
+};
+
+static fw_err
+conf_parse_scaled(const struct conf_entry *e, const char *v,
+    const char *label, const struct conf_scale *sc, uint64_t *out)
+{
+	int64_t lo, hi;
+	uint64_t x = 0;
+	int r;
+
+	conf_bounds(e, &lo, &hi);
+	r = conf_parse_unit(v, sc->units, sc->mult, sc->limit, &x);
+	if (r == -1)
+		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a %s, expected "
+		    "%s with an optional %s suffix, %lld..%lld %s", label, v,
+		    sc->noun, sc->base, sc->suffixes, (long long)lo, (long long)hi,
+		    sc->base);
+	if (r == -2 || x < (uint64_t)lo || x > (uint64_t)hi)
+		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is out of range, "
+		    "expected %lld..%lld %s", label, v, (long long)lo,
+		    (long long)hi, sc->base);
+	*out = x;
+	return FW_OK;
+}
+
 static fw_err
 conf_parse_size(const struct conf_entry *e, const char *v, const char *label,
     struct conf_val *out)
 {
 	static const uint64_t mult[] = {1u << 10, 1u << 10, 1u << 20, 1u << 20,
 	    1u << 30, 1u << 30};
-	int64_t lo, hi;
-	uint64_t x = 0;
-	int r;
+	static const struct conf_scale sc = {"KkMmGg", mult, UINT64_MAX, "size",
+	    "bytes", "K, M or G"};
 
-	conf_bounds(e, &lo, &hi);
-	r = conf_parse_unit(v, "KkMmGg", mult, UINT64_MAX, &x);
-	if (r == -1)
-		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a size, expected "
-		    "bytes with an optional K, M or G suffix, %lld..%lld bytes",
-		    label, v, (long long)lo, (long long)hi);
-	if (r == -2 || x < (uint64_t)lo || x > (uint64_t)hi)
-		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is out of range, "
-		    "expected %lld..%lld bytes", label, v, (long long)lo,
-		    (long long)hi);
-	out->u = x;
-	return FW_OK;
+	return conf_parse_scaled(e, v, label, &sc, &out->u);
 }
 
 static fw_err
@@ -216,42 +236,38 @@ conf_parse_duration(const struct conf_entry *e, const char *v,
     const char *label, struct conf_val *out)
 {
 	static const uint64_t mult[] = {1, 60, 3600, 86400};
-	int64_t lo, hi;
+	static const struct conf_scale sc = {"smhd", mult, INT64_MAX,
+	    "duration", "seconds", "s, m, h or d"};
 	uint64_t x = 0;
-	int r;
+	fw_err err;
 
-	conf_bounds(e, &lo, &hi);
-	r = conf_parse_unit(v, "smhd", mult, INT64_MAX, &x);
-	if (r == -1)
-		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a duration, expected "
-		    "seconds with an optional s, m, h or d suffix, %lld..%lld seconds",
-		    label, v, (long long)lo, (long long)hi);
-	if (r == -2 || x < (uint64_t)lo || x > (uint64_t)hi)
-		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is out of range, "
-		    "expected %lld..%lld seconds", label, v, (long long)lo,
-		    (long long)hi);
-	out->i = (int64_t)x;
-	return FW_OK;
+	if ((err = conf_parse_scaled(e, v, label, &sc, &x)) == FW_OK)
+		out->i = (int64_t)x;
+	return err;
 }
 
-static fw_err
-conf_parse_bool(const char *v, const char *label, struct conf_val *out)
+int
+conf_bool(const char *v)
 {
 	static const char *yes[] = {"yes", "true", "on", "1"};
 	static const char *no[] = {"no", "false", "off", "0"};
 
 	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			out->b = 1;
-			return FW_OK;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			out->b = 0;
-			return FW_OK;
-		}
+		if (strcasecmp(v, yes[i]) == 0)
+			return 1;
+		if (strcasecmp(v, no[i]) == 0)
+			return 0;
 	}
-	return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a boolean, "
-	    "expected yes/no, true/false, on/off or 1/0", label, v);
+	return -1;
+}
+
+static fw_err
+conf_parse_bool(const char *v, const char *label, struct conf_val *out)
+{
+	if ((out->b = conf_bool(v)) < 0)
+		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a boolean, "
+		    "expected yes/no, true/false, on/off or 1/0", label, v);
+	return FW_OK;
 }
 
 /* Check value for e; nothing is stored. */
@@ -386,11 +402,7 @@ conf_free(const struct conf_entry *table, size_t n, void *obj)
 static void
 conf_fail(struct conf_ctx *c, fw_err e, const char *msg)
 {
-	if (c->errline != 0)
-		return;
-	c->errline = c->line;
-	c->err = e;
-	snprintf(c->msg, sizeof c->msg, "%s", msg);
+	conf_lines_fail(&c->in, e, "%s:%d: %s", c->in.name, c->in.line, msg);
 }
 
 /* Check (first pass) or apply (second pass) one "name = value" line. */
@@ -418,7 +430,7 @@ conf_line(struct conf_ctx *c, const char *section, const char *name,
 		return err;
 	if (c->apply)
 		return conf_store(e, c->obj, &v, 1);
-	*seen = c->line;
+	*seen = c->in.line;
 	return FW_OK;
 }
 
@@ -429,7 +441,7 @@ conf_handler(void *user, const char *section, const char *name,
 	struct conf_ctx *c = user;
 	fw_err err;
 
-	if (c->errline != 0)
+	if (c->in.errline != 0)
 		return 0;
 	if ((err = conf_line(c, section, name, value)) != FW_OK) {
 		conf_fail(c, err, fw_errmsg());
@@ -443,113 +455,35 @@ conf_handler(void *user, const char *section, const char *name,
  * without keys, so an unknown one would pass unseen, and it ignores text
  * after the ']'.  A line without ']' is left to inih to refuse.
  */
-static int
-conf_check_section(struct conf_ctx *c, const char *s, size_t len)
+static fw_err
+conf_check_section(void *arg, const char *s, size_t len)
 {
-	char msg[CONF_MSG_MAX];
+	struct conf_ctx *c = arg;
 	const char *close = memchr(s, ']', len), *rest;
 	size_t namelen;
 
 	if (close == NULL)
-		return 1;
+		return FW_OK;
 	namelen = (size_t)(close - s - 1);
-	if (!conf_has_section(c->table, c->n, s + 1, namelen)) {
-		snprintf(msg, sizeof msg, "unknown section [%.*s]", (int)namelen,
-		    s + 1);
-		conf_fail(c, FW_ERR_CONFIG, msg);
-		return 0;
-	}
+	if (!conf_has_section(c->table, c->n, s + 1, namelen))
+		return fw_seterr(FW_ERR_CONFIG, "%s:%d: unknown section [%.*s]",
+		    c->in.name, c->in.line, (int)namelen, s + 1);
 	for (rest = close + 1; rest < s + len && conf_isblank(*rest); rest++)
 		continue;
-	if (rest < s + len && *rest != ';' && *rest != '#') {
-		snprintf(msg, sizeof msg, "unexpected text after [%.*s]",
-		    (int)namelen, s + 1);
-		conf_fail(c, FW_ERR_CONFIG, msg);
-		return 0;
-	}
-	return 1;
-}
-
-/* A line handed to inih must fit its buffer of num bytes with "\n\0". */
-static int
-conf_check_line(struct conf_ctx *c, const char *s, size_t len, int num)
-{
-	char msg[CONF_MSG_MAX];
-
-	if (memchr(s, '\0', len) != NULL) {
-		conf_fail(c, FW_ERR_CONFIG, "NUL byte in the line");
-		return 0;
-	}
-	if (num < 3 || len > (size_t)num - 2) {
-		snprintf(msg, sizeof msg, "line longer than %d bytes", num - 2);
-		conf_fail(c, FW_ERR_CONFIG, msg);
-		return 0;
-	}
-	if (len > 0 && s[0] == '[')
-		return conf_check_section(c, s, len);
-	return 1;
-}
-
-/* inih's fgets: hand out the next line, without indentation or trailing
- * blanks, or NULL at the end or after the first error. */
-static char *
-conf_reader(char *str, int num, void *stream)
-{
-	struct conf_ctx *c = stream;
-	const char *s = c->p, *nl;
-	size_t len;
-
-	if (c->errline != 0 || c->p >= c->end)
-		return NULL;
-	nl = memchr(s, '\n', (size_t)(c->end - s));
-	len = (size_t)((nl != NULL ? nl : c->end) - s);
-	c->p = nl != NULL ? nl + 1 : c->end;
-	c->line++;
-	/* A UTF-8 byte order mark; inih would skip it, but only after our
-	 * section check. */
-	if (c->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-		s += 3;
-		len -= 3;
-	}
-	for (; len > 0 && conf_isblank(s[0]); len--)
-		s++;
-	for (; len > 0 && conf_isblank(s[len - 1]); len--)
-		continue;
-	/* A comment may be as long as it likes: inih only needs to see
-	 * that it is one. */
-	if (len > 0 && (s[0] == '#' || s[0] == ';'))
-		len = 1;
-	if (!conf_check_line(c, s, len, num))
-		return NULL;
-	memcpy(str, s, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	return str;
+	if (rest < s + len && *rest != ';' && *rest != '#')
+		return fw_seterr(FW_ERR_CONFIG, "%s:%d: unexpected text after "
+		    "[%.*s]", c->in.name, c->in.line, (int)namelen, s + 1);
+	return FW_OK;
 }
 
 /* One pass over the data; the error message left as "name:line: ...". */
 static fw_err
 conf_pass(struct conf_ctx *c, const char *name, const char *data, size_t len)
 {
-	int ret;
-
-	c->p = data;
-	c->end = data + len;
-	c->line = 0;
-	c->errline = 0;
-	ret = ini_parse_stream(conf_reader, c, conf_handler, c);
-	if (ret == -2)
-		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", name);
-	/* inih reports the first line it disliked, which may come before
-	 * the line where our reader stopped. */
-	if (ret > 0 && (c->errline == 0 || ret < c->errline))
-		return fw_seterr(FW_ERR_CONFIG, "%s:%d: expected 'name = value', "
-		    "'[section]' or a comment", name, ret);
-	if (c->errline != 0)
-		return fw_seterr(c->err, "%s:%d: %s", name, c->errline, c->msg);
-	if (ret != 0)
-		return fw_seterr(FW_ERR_INTERNAL, "%s: inih returned %d", name, ret);
-	return FW_OK;
+	conf_lines_init(&c->in, name, data, len);
+	c->in.section = conf_check_section;
+	c->in.arg = c;
+	return conf_lines_parse(&c->in, conf_handler, c, "name = value");
 }
 
 fw_err
@@ -578,6 +512,18 @@ conf_load_mem(const struct conf_entry *table, size_t n, const char *name,
 }
 
 fw_err
+conf_read_file(const char *path, size_t max, const char *what,
+    uint8_t **data, size_t *len)
+{
+	fw_err e = file_read_all(path, max, data, len);
+
+	if (e == FW_ERR_LIMIT)
+		return fw_seterr(FW_ERR_CONFIG, "%s: larger than the %zu bytes a "
+		    "%s may hold", path, max, what);
+	return e;
+}
+
+fw_err
 conf_load(const struct conf_entry *table, size_t n, const char *path,
     void *obj)
 {
@@ -585,11 +531,8 @@ conf_load(const struct conf_entry *table, size_t n, const char *path,
 	size_t len;
 	fw_err e;
 
-	e = file_read_all(path, CONF_FILE_MAX, &data, &len);
-	if (e == FW_ERR_LIMIT)
-		return fw_seterr(FW_ERR_CONFIG, "%s: larger than the %u bytes a "
-		    "config file may hold", path, CONF_FILE_MAX);
-	if (e != FW_OK)
+	if ((e = conf_read_file(path, CONF_FILE_MAX, "config file", &data,
+	    &len)) != FW_OK)
 		return e;
 	e = conf_load_mem(table, n, path, data, len, obj);
 	free(data);
@@ -673,4 +616,149 @@ conf_write_defaults(const struct conf_entry *table, size_t n,
 		    (const void *)b.data : "", b.len, 0640);
 	buf_free(&b);
 	return e;
+}
+
+/* ---- the line reader (conf.h) ------------------------------------------ */
+
+void
+conf_lines_init(struct conf_lines *l, const char *name, const void *data,
+    size_t len)
+{
+	memset(l, 0, sizeof *l);
+	l->name = name;
+	l->p = data;
+	l->end = l->p + len;
+}
+
+int
+conf_lines_next(struct conf_lines *l, const char **s, size_t *len)
+{
+	const char *nl;
+
+	if (l->p >= l->end)
+		return 0;
+	*s = l->p;
+	nl = memchr(*s, '\n', (size_t)(l->end - *s));
+	*len = (size_t)((nl != NULL ? nl : l->end) - *s);
+	l->p = nl != NULL ? nl + 1 : l->end;
+	l->line++;
+	/* A UTF-8 byte order mark; inih would skip it, but only after our
+	 * section check. */
+	if (l->line == 1 && *len >= 3 && memcmp(*s, "\xef\xbb\xbf", 3) == 0) {
+		*s += 3;
+		*len -= 3;
+	}
+	return 1;
+}
+
+void
+conf_lines_fail(struct conf_lines *l, fw_err e, const char *fmt, ...)
+{
+	size_t max = sizeof l->msg;
+	va_list ap;
+
+	if (l->errline != 0)
+		return;
+	if (l->msgmax != 0 && l->msgmax < max)
+		max = l->msgmax;
+	l->errline = l->line > 0 ? l->line : 1;
+	l->err = e;
+	va_start(ap, fmt);
+	vsnprintf(l->msg, max, fmt, ap);
+	va_end(ap);
+}
+
+/* Where an inline comment starts: ';' or '#' after a blank; len if none. */
+static size_t
+conf_cut_comment(const char *s, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] == ';' || s[i] == '#') && conf_isblank(s[i - 1]))
+			return i;
+	return len;
+}
+
+/* Take off indentation, trailing blanks and comments. */
+static void
+conf_lines_trim(const struct conf_lines *l, const char **sp, size_t *lenp)
+{
+	const char *s = *sp;
+	size_t len = *lenp;
+
+	for (; len > 0 && conf_isblank(s[0]); len--)
+		s++;
+	/* A comment may be as long as it likes: inih only needs to see
+	 * that it is one. */
+	if (len > 0 && (s[0] == '#' || s[0] == ';'))
+		len = 1;
+	else if (l->inline_comments)
+		len = conf_cut_comment(s, len);
+	for (; len > 0 && conf_isblank(s[len - 1]); len--)
+		continue;
+	*sp = s;
+	*lenp = len;
+}
+
+char *
+conf_lines_reader(char *str, int num, void *stream)
+{
+	struct conf_lines *l = stream;
+	const char *s;
+	size_t len;
+	fw_err e;
+
+	if (l->errline != 0 || !conf_lines_next(l, &s, &len))
+		return NULL;
+	if (l->utf8 && (memchr(s, '\0', len) != NULL ||
+	    !jsonx_utf8_valid(s, len))) {
+		conf_lines_fail(l, FW_ERR_CONFIG, "%s:%d: %s, expected UTF-8 text",
+		    l->name, l->line, memchr(s, '\0', len) != NULL ? "NUL byte" :
+		    "invalid UTF-8");
+		return NULL;
+	}
+	conf_lines_trim(l, &s, &len);
+	if (memchr(s, '\0', len) != NULL) {
+		conf_lines_fail(l, FW_ERR_CONFIG, "%s:%d: NUL byte in the line",
+		    l->name, l->line);
+		return NULL;
+	}
+	/* The line must fit inih's buffer of num bytes with "\n\0". */
+	if (num < 3 || len > (size_t)num - 2) {
+		conf_lines_fail(l, FW_ERR_CONFIG, "%s:%d: line longer than %d "
+		    "bytes%s", l->name, l->line, num - 2,
+		    l->toolong != NULL ? l->toolong : "");
+		return NULL;
+	}
+	if (len > 0 && s[0] == '[' && l->section != NULL &&
+	    (e = l->section(l->arg, s, len)) != FW_OK) {
+		conf_lines_fail(l, e, "%s", fw_errmsg());
+		return NULL;
+	}
+	memcpy(str, s, len);
+	str[len] = '\n';
+	str[len + 1] = '\0';
+	return str;
+}
+
+fw_err
+conf_lines_parse(struct conf_lines *l, int (*handler)(void *user,
+    const char *section, const char *name, const char *value), void *user,
+    const char *pair)
+{
+	int ret;
+
+	ret = ini_parse_stream(conf_lines_reader, l, handler, user);
+	if (ret == -2)
+		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", l->name);
+	/* inih reports the first line it disliked, which may come before
+	 * the line where the reader stopped. */
+	if (ret > 0 && (l->errline == 0 || ret < l->errline))
+		return fw_seterr(FW_ERR_CONFIG, "%s:%d: expected '%s', "
+		    "'[section]' or a comment", l->name, ret, pair);
+	if (l->errline != 0)
+		return fw_seterr(l->err, "%s", l->msg);
+	if (ret != 0)
+		return fw_seterr(FW_ERR_INTERNAL, "%s: inih returned %d", l->name,
+		    ret);
+	return FW_OK;
 }

@@ -58,6 +58,11 @@ fw_err conf_load(const struct conf_entry *table, size_t n, const char *path,
 #define CONF_FILE_MAX (1u << 20)
 fw_err conf_load_mem(const struct conf_entry *table, size_t n,
     const char *name, const void *data, size_t len, void *obj);
+/* Read path, at most max bytes, into *data (malloc'd) for a loader:
+ * FW_ERR_CONFIG "path: larger than the max bytes a <what> may hold" if it
+ * is larger, else what file_read_all says. */
+fw_err conf_read_file(const char *path, size_t max, const char *what,
+    uint8_t **data, size_t *len);
 /* Apply one setting by name.  With section NULL, name may be
  * "section.name" (split at its last dot) or a name outside any section. */
 fw_err conf_set(const struct conf_entry *table, size_t n, void *obj,
@@ -67,5 +72,58 @@ fw_err conf_write_defaults(const struct conf_entry *table, size_t n,
     const char *path, const char *header);
 /* Free the CONF_STR fields of obj. */
 void conf_free(const struct conf_entry *table, size_t n, void *obj);
+/* 1 for yes/true/on/1, 0 for no/false/off/0 (any case), -1 otherwise. */
+int conf_bool(const char *v);
+
+/*
+ * The line reader of conf_load_mem, shared with the other readers of files
+ * held in memory (server/profile.c, server/calendar.c).  Lines end at '\n',
+ * which is not part of the line; a UTF-8 byte order mark is taken off the
+ * first.  The data need not be NUL-terminated and must be shorter than
+ * INT_MAX bytes.  line is the number of the line last handed out.
+ *
+ * conf_lines_reader is inih's fgets (ini_parse_stream).  Each line goes
+ * without its indentation and trailing blanks, a comment line as its first
+ * character only (inih needs only to see that it is one), and, with
+ * inline_comments, cut at a ';' or '#' that follows a blank.  It refuses a
+ * NUL byte (with utf8: anywhere in the line, and invalid UTF-8 too), a line
+ * longer than inih's buffer, which inih would split, and a "[" line that
+ * section refuses.  The first error is kept (errline, err, msg) and ends
+ * the reading.
+ */
+struct conf_lines {
+	const char *name;	/* stands for the path in messages */
+	const char *p, *end;	/* what has not been handed out */
+	int line;		/* lines handed out so far */
+	/* Options, set after conf_lines_init; all off by default. */
+	int inline_comments;
+	int utf8;
+	const char *toolong;	/* after "line longer than N bytes" */
+	size_t msgmax;		/* keep msg to msgmax - 1 bytes; 0: all of it */
+	fw_err (*section)(void *arg, const char *s, size_t len);
+	void *arg;
+	/* The first error, with its "name:line: " in msg. */
+	int errline;		/* 0 if none */
+	fw_err err;
+	char msg[FW_ERRMSG_MAX];
+};
+
+/* Start l over len bytes at data; every option is off. */
+void conf_lines_init(struct conf_lines *l, const char *name, const void *data,
+    size_t len);
+/* The next line as it is, without its '\n': 1, or 0 at the end. */
+int conf_lines_next(struct conf_lines *l, const char **s, size_t *len);
+/* inih's fgets over a struct conf_lines: the next line, shaped and checked
+ * as above, in str (num bytes) with "\n\0"; NULL at the end or on error. */
+char *conf_lines_reader(char *str, int num, void *stream);
+/* Keep the first error at the current line; a later one is dropped. */
+void conf_lines_fail(struct conf_lines *l, fw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Run inih over l, handing each "name = value" to handler (inih's
+ * ini_handler) with user.  The error is the first of l's or inih's own
+ * ("name:line: expected 'pair', '[section]' or a comment"). */
+fw_err conf_lines_parse(struct conf_lines *l, int (*handler)(void *user,
+    const char *section, const char *name, const char *value), void *user,
+    const char *pair);
 
 #endif

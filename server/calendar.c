@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "server.h"
 
 /* One listed day: a holiday, or a weekend day that is worked. */
@@ -306,10 +307,9 @@ calendar_working_days_between(const struct calendar *cal, cal_day from,
 
 /* State of one calendar_load_mem. */
 struct cal_ctx {
-	const char *name;
+	struct conf_lines in;	/* the file; in.line is the current line */
 	struct cal_entry *e;
 	size_t n, alloc;
-	int line;
 };
 
 static fw_err
@@ -320,17 +320,18 @@ cal_push(struct cal_ctx *c, cal_day day, int working)
 
 	if (c->n >= CALENDAR_MAX_ENTRIES)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: more than %d days listed",
-		    c->name, c->line, CALENDAR_MAX_ENTRIES);
+		    c->in.name, c->in.line, CALENDAR_MAX_ENTRIES);
 	if (c->n == c->alloc) {
 		na = c->alloc == 0 ? 64 : c->alloc * 2;
 		if ((ne = realloc(c->e, na * sizeof *ne)) == NULL)
-			return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", c->name);
+			return fw_seterr(FW_ERR_NOMEM, "%s: out of memory",
+			    c->in.name);
 		c->e = ne;
 		c->alloc = na;
 	}
 	c->e[c->n].day = day;
 	c->e[c->n].working = working;
-	c->e[c->n].line = c->line;
+	c->e[c->n].line = c->in.line;
 	c->n++;
 	return FW_OK;
 }
@@ -344,7 +345,8 @@ cal_line_date(struct cal_ctx *c, const char *s, size_t len, cal_day *out)
 	if (cal_parse_n(s, len, out) != FW_OK) {
 		/* Copied: fw_seterr writes where fw_errmsg points. */
 		snprintf(msg, sizeof msg, "%s", fw_errmsg());
-		return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s", c->name, c->line, msg);
+		return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s", c->in.name,
+		    c->in.line, msg);
 	}
 	return FW_OK;
 }
@@ -374,7 +376,7 @@ cal_range(struct cal_ctx *c, const char *s, size_t len)
 	if (b < a || b - a >= CALENDAR_MAX_RANGE)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: range '%.*s' runs backwards "
 		    "or spans more than %d days, expected FROM..TO with FROM <= TO",
-		    c->name, c->line, (int)len, s, CALENDAR_MAX_RANGE);
+		    c->in.name, c->in.line, (int)len, s, CALENDAR_MAX_RANGE);
 	for (cal_day d = a; d <= b; d++)
 		if ((e = cal_push(c, d, 0)) != FW_OK)
 			return e;
@@ -404,14 +406,14 @@ cal_line(struct cal_ctx *c, const char *s, size_t len)
 	if (len != 10)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: '%.*s' is not an entry, "
 		    "expected YYYY-MM-DD, FROM..TO, 'holiday DATE' or "
-		    "'workday DATE'", c->name, c->line, (int)(len > 60 ? 60 : len),
-		    s);
+		    "'workday DATE'", c->in.name, c->in.line,
+		    (int)(len > 60 ? 60 : len), s);
 	if ((e = cal_line_date(c, s, len, &d)) != FW_OK)
 		return e;
 	if (working && !cal_weekend(d))
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: workday %.10s is a weekday; "
 		    "a make-up working day (调休) falls on a Saturday or Sunday",
-		    c->name, c->line, s);
+		    c->in.name, c->in.line, s);
 	return cal_push(c, d, working);
 }
 
@@ -436,7 +438,7 @@ cal_finish(struct cal_ctx *c)
 	for (size_t i = 1; i < c->n; i++)
 		if (c->e[i].day == c->e[i - 1].day)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s is listed twice, "
-			    "first on line %d", c->name, c->e[i].line,
+			    "first on line %d", c->in.name, c->e[i].line,
 			    calendar_format(c->e[i].day, buf), c->e[i - 1].line);
 	return FW_OK;
 }
@@ -447,22 +449,19 @@ cal_blank(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r';
 }
 
-/* Split data into lines and hand each, trimmed, to cal_line. */
+/* Hand each line, trimmed, to cal_line. */
 static fw_err
-cal_lines(struct cal_ctx *c, const char *p, const char *end)
+cal_lines(struct cal_ctx *c)
 {
-	const char *nl, *hash;
+	const char *p, *hash;
 	size_t len;
 	fw_err e;
 
 	/* One pass per line of a buffer of at most CALENDAR_FILE_MAX bytes. */
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		len = (size_t)((nl != NULL ? nl : end) - p);
-		c->line++;
+	while (conf_lines_next(&c->in, &p, &len)) {
 		if (memchr(p, '\0', len) != NULL)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: NUL byte in the line",
-			    c->name, c->line);
+			    c->in.name, c->in.line);
 		if ((hash = memchr(p, '#', len)) != NULL)
 			len = (size_t)(hash - p);
 		for (; len > 0 && cal_blank(*p); len--)
@@ -471,7 +470,6 @@ cal_lines(struct cal_ctx *c, const char *p, const char *end)
 			continue;
 		if (len > 0 && (e = cal_line(c, p, len)) != FW_OK)
 			return e;
-		p = nl != NULL ? nl + 1 : end;
 	}
 	return FW_OK;
 }
@@ -482,17 +480,14 @@ calendar_load_mem(const char *name, const void *data, size_t len,
 {
 	struct cal_ctx c;
 	struct calendar *cal;
-	const char *p = data;
 	fw_err e;
 
 	if (len > CALENDAR_FILE_MAX)
 		return fw_seterr(FW_ERR_CONFIG, "%s: %zu bytes, more than the %u a "
 		    "holiday list may hold", name, len, CALENDAR_FILE_MAX);
 	memset(&c, 0, sizeof c);
-	c.name = name;
-	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-		p += 3;
-	if ((e = cal_lines(&c, p, (const char *)data + len)) == FW_OK)
+	conf_lines_init(&c.in, name, data, len);
+	if ((e = cal_lines(&c)) == FW_OK)
 		e = cal_finish(&c);
 	cal = e == FW_OK ? calloc(1, sizeof *cal) : NULL;
 	if (cal == NULL) {
@@ -513,11 +508,8 @@ calendar_load(const char *path, struct calendar **out)
 	size_t len;
 	fw_err e;
 
-	e = file_read_all(path, CALENDAR_FILE_MAX, &data, &len);
-	if (e == FW_ERR_LIMIT)
-		return fw_seterr(FW_ERR_CONFIG, "%s: larger than the %u bytes a "
-		    "holiday list may hold", path, CALENDAR_FILE_MAX);
-	if (e != FW_OK)
+	if ((e = conf_read_file(path, CALENDAR_FILE_MAX, "holiday list",
+	    &data, &len)) != FW_OK)
 		return e;
 	e = calendar_load_mem(path, data, len, out);
 	free(data);

@@ -8,11 +8,12 @@
  * The format is inih's, with repeated named sections for lists
  * ("[category QY-5-1-01]"); it is documented at the top of qingyuan.conf.
  *
- * inih splits the lines; this file feeds it through its own line reader
- * (as common/conf.c does) so that every message can name the line, lines
- * too long for inih's buffer are refused rather than split, inline
- * comments are cut before inih sees them, and section headers, which inih
- * does not report when a section has no keys, are seen and checked here.
+ * inih splits the lines; this file feeds it through common/conf.c's line
+ * reader (struct conf_lines) so that every message can name the line,
+ * lines that are not UTF-8 or too long for inih's buffer are refused
+ * rather than split, inline comments are cut before inih sees them, and
+ * section headers, which inih does not report when a section has no keys,
+ * are seen and checked here (pf_header).
  * Each section kind is a table of keys (name, type, bounds, where the
  * value goes); a section is checked as a whole when the next one starts,
  * and the profile as a whole at the end of the file.  The first error
@@ -22,17 +23,16 @@
  * compiled in: the files stay the one copy an office reads and edits, and
  * the Makefile needs no generated sources.
  */
-#include <ini.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "server.h"
 
-#define PF_MSG_MAX	384
+#define PF_MSG_MAX	384	/* a load's message is cut to this */
 #define PF_MAX_KEYS	16
 #define PF_LABEL_MAX	64
 
@@ -74,19 +74,14 @@ struct pf_kind {
 
 /* State of one load, shared by the reader and the handler. */
 struct pf_ctx {
-	const char *name;		/* path, for messages */
+	struct conf_lines in;		/* the file, and the first error */
 	struct profile *p;
-	const char *cur, *end;		/* what the reader has not handed out */
-	int line;
 	const struct pf_kind *kind;	/* section being read, NULL before any */
 	size_t index;			/* named: its index in the array */
 	int secline;			/* line of its header */
 	char label[PF_LABEL_MAX];	/* "[category QY-5-1-01]" */
 	int keyline[PF_MAX_KEYS];	/* line each key was set on, 0 if not */
 	int seen[16];			/* singleton kinds: header line, 0 if not */
-	int errline;			/* 0 if no error yet */
-	fw_err err;
-	char msg[PF_MSG_MAX];
 };
 
 /* ---- the tables -------------------------------------------------------- */
@@ -256,17 +251,6 @@ pf_blank(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f';
 }
 
-/* Remember the first error, at the current line. */
-static void
-pf_fail(struct pf_ctx *c, fw_err e, const char *msg)
-{
-	if (c->errline != 0)
-		return;
-	c->errline = c->line > 0 ? c->line : 1;
-	c->err = e;
-	snprintf(c->msg, sizeof c->msg, "%s", msg);
-}
-
 /* The record of the current section. */
 static void *
 pf_record(struct pf_ctx *c)
@@ -320,16 +304,13 @@ pf_uint(const char *v, int64_t limit)
 	return i == 0 || v[i] != '\0' ? -1 : x;
 }
 
+/* A number within k's bounds; the digits may go up to limit. */
 static fw_err
-pf_int(const struct pf_key *k, const char *v, const char *label, int64_t *out)
+pf_number(const struct pf_key *k, const char *v, const char *label,
+    int64_t limit, int64_t *out)
 {
-	int64_t x;
+	int64_t x = pf_uint(v, limit);
 
-	if (k->type == PF_INT_NONE && strcmp(v, "none") == 0) {
-		*out = PROFILE_NONE;
-		return FW_OK;
-	}
-	x = pf_uint(v, INT32_MAX);
 	if (x == -1)
 		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a number, "
 		    "expected %s", label, v, k->expect);
@@ -338,6 +319,16 @@ pf_int(const struct pf_key *k, const char *v, const char *label, int64_t *out)
 		    "expected %s", label, v, k->expect);
 	*out = x;
 	return FW_OK;
+}
+
+static fw_err
+pf_int(const struct pf_key *k, const char *v, const char *label, int64_t *out)
+{
+	if (k->type == PF_INT_NONE && strcmp(v, "none") == 0) {
+		*out = PROFILE_NONE;
+		return FW_OK;
+	}
+	return pf_number(k, v, label, INT32_MAX, out);
 }
 
 /* "3", "2.5", "0.25" -> 300, 250, 25 (1/100 %); "none". */
@@ -375,21 +366,13 @@ pf_percent(const struct pf_key *k, const char *v, const char *label,
 static fw_err
 pf_bool(const char *v, const char *label, int *out)
 {
-	static const char *yes[] = {"yes", "true", "on", "1"};
-	static const char *no[] = {"no", "false", "off", "0"};
+	int b = conf_bool(v);
 
-	for (size_t i = 0; i < NKEYS(yes); i++) {
-		if (strcasecmp(v, yes[i]) == 0) {
-			*out = 1;
-			return FW_OK;
-		}
-		if (strcasecmp(v, no[i]) == 0) {
-			*out = 0;
-			return FW_OK;
-		}
-	}
-	return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a boolean, expected "
-	    "yes or no", label, v);
+	if (b < 0)
+		return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a boolean, "
+		    "expected yes or no", label, v);
+	*out = b;
+	return FW_OK;
 }
 
 static fw_err
@@ -506,14 +489,9 @@ pf_store(const struct pf_key *k, const char *v, const char *label, void *rec)
 	case PF_BOOL:
 		return pf_bool(v, label, (int *)(void *)field);
 	case PF_YUAN:
-		if ((x = pf_uint(v, PROFILE_YUAN_MAX)) == -1)
-			return fw_seterr(FW_ERR_CONFIG, "%s: '%s' is not a number, "
-			    "expected %s", label, v, k->expect);
-		if (x < k->min || x > k->max)
-			return fw_seterr(FW_ERR_CONFIG, "%s: %s is out of range, "
-			    "expected %s", label, v, k->expect);
-		*(int64_t *)(void *)field = x * 100;
-		return FW_OK;
+		if ((e = pf_number(k, v, label, PROFILE_YUAN_MAX, &x)) == FW_OK)
+			*(int64_t *)(void *)field = x * 100;
+		return e;
 	case PF_PERCENT:
 		return pf_percent(k, v, label, (int64_t *)(void *)field);
 	case PF_APPLIES:
@@ -557,7 +535,7 @@ pf_check_appointment(struct pf_ctx *c, void *rec)
 
 	if (a->age_min > a->age_max)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: age_min %d is greater than "
-		    "age_max %d, expected age_min <= age_max", c->name,
+		    "age_max %d, expected age_min <= age_max", c->in.name,
 		    pf_max(pf_line(c, "age_min"), pf_line(c, "age_max")),
 		    a->age_min, a->age_max);
 	for (size_t i = 0; i < NKEYS(pf_exception_keys); i++) {
@@ -566,12 +544,12 @@ pf_check_appointment(struct pf_ctx *c, void *rec)
 		if (!a->age_exception && line != 0)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s is set but "
 			    "age_exception is no, expected no exception_* key",
-			    c->name, line, key);
+			    c->in.name, line, key);
 		if (a->age_exception && line == 0) {
 			pf_find_key(c->kind, key, &idx);
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: [appointment] lacks "
 			    "'%s', required when age_exception is yes; expected %s",
-			    c->name, c->secline, key, c->kind->keys[idx].expect);
+			    c->in.name, c->secline, key, c->kind->keys[idx].expect);
 		}
 	}
 	if (!a->age_exception) {
@@ -584,13 +562,13 @@ pf_check_appointment(struct pf_ctx *c, void *rec)
 	if (a->exception_age_min > a->age_min)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: exception_age_min %d is "
 		    "greater than age_min %d, expected an exception to widen the "
-		    "bounds", c->name, pf_line(c, "exception_age_min"),
+		    "bounds", c->in.name, pf_line(c, "exception_age_min"),
 		    a->exception_age_min, a->age_min);
 	if (a->exception_age_max != PROFILE_NONE &&
 	    a->exception_age_max < a->age_max)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: exception_age_max %d is "
 		    "less than age_max %d, expected an exception to widen the "
-		    "bounds", c->name, pf_line(c, "exception_age_max"),
+		    "bounds", c->in.name, pf_line(c, "exception_age_max"),
 		    a->exception_age_max, a->age_max);
 	return FW_OK;
 }
@@ -602,7 +580,7 @@ pf_check_reward(struct pf_ctx *c, void *rec)
 
 	if (r->min_fen > r->max_fen)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: min_yuan %lld is greater "
-		    "than max_yuan %lld, expected min_yuan <= max_yuan", c->name,
+		    "than max_yuan %lld, expected min_yuan <= max_yuan", c->in.name,
 		    pf_max(pf_line(c, "min_yuan"), pf_line(c, "max_yuan")),
 		    (long long)(r->min_fen / 100), (long long)(r->max_fen / 100));
 	return FW_OK;
@@ -616,7 +594,7 @@ pf_check_termination(struct pf_ctx *c, void *rec)
 	if (t->notice_months > 0 && t->kind != PROFILE_TERM_RESIGNATION)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s: notice_months is set but "
 		    "kind is not resignation, expected notice only for a "
-		    "resignation", c->name, pf_line(c, "notice_months"), c->label);
+		    "resignation", c->in.name, pf_line(c, "notice_months"), c->label);
 	return FW_OK;
 }
 
@@ -632,7 +610,7 @@ pf_close(struct pf_ctx *c)
 	for (size_t i = 0; i < k->nkeys; i++)
 		if (k->keys[i].required && c->keyline[i] == 0)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: %s lacks '%s', "
-			    "expected %s = %s", c->name, c->secline, c->label,
+			    "expected %s = %s", c->in.name, c->secline, c->label,
 			    k->keys[i].name, k->keys[i].name, k->keys[i].expect);
 	if (k->check != NULL)
 		return k->check(c, pf_record(c));
@@ -649,9 +627,9 @@ pf_append(struct pf_ctx *c, const struct pf_kind *k, size_t *idx)
 
 	if (*n >= PROFILE_LIST_MAX)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: more than %d [%s] sections",
-		    c->name, c->line, PROFILE_LIST_MAX, k->name);
+		    c->in.name, c->in.line, PROFILE_LIST_MAX, k->name);
 	if ((nl = realloc(*list, (*n + 1) * k->size)) == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", c->name);
+		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", c->in.name);
 	memset(nl + *n * k->size, 0, k->size);
 	*list = nl;
 	*idx = (*n)++;
@@ -671,13 +649,13 @@ pf_open_named(struct pf_ctx *c, const struct pf_kind *k, const char *code)
 	if (!profile_code_valid(code))
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: '%.40s' in [%s ...] is not a "
 		    "code, expected 1..%d characters of A-Z a-z 0-9 . _ -",
-		    c->name, c->line, code, k->name, FW_MAX_CODE);
+		    c->in.name, c->in.line, code, k->name, FW_MAX_CODE);
 	for (size_t i = 0; i < n; i++) {
 		e = (struct profile_entry *)(void *)(list + i * k->size);
 		if (strcmp(e->code, code) == 0)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: duplicate %s code "
 			    "'%s', first on line %d; expected each code once",
-			    c->name, c->line, k->name, code, e->line);
+			    c->in.name, c->in.line, k->name, code, e->line);
 	}
 	if ((err = pf_append(c, k, &idx)) != FW_OK)
 		return err;
@@ -685,7 +663,7 @@ pf_open_named(struct pf_ctx *c, const struct pf_kind *k, const char *code)
 	e = (struct profile_entry *)(void *)(list + idx * k->size);
 	/* A valid code fits; the element was zeroed, so it ends in NUL. */
 	memcpy(e->code, code, clen > FW_MAX_CODE ? FW_MAX_CODE : clen);
-	e->line = c->line;
+	e->line = c->in.line;
 	c->index = idx;
 	return FW_OK;
 }
@@ -706,24 +684,24 @@ pf_open(struct pf_ctx *c, const char *kname, size_t klen, const char *code)
 		}
 	if (k == NULL)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: unknown section [%.*s], "
-		    "expected %s", c->name, c->line, (int)(klen > 40 ? 40 : klen),
+		    "expected %s", c->in.name, c->in.line, (int)(klen > 40 ? 40 : klen),
 		    kname, pf_sections_expect);
 	if (k->named && *code == '\0')
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: [%s] needs a code, expected "
-		    "[%s CODE]", c->name, c->line, k->name, k->name);
+		    "[%s CODE]", c->in.name, c->in.line, k->name, k->name);
 	if (!k->named && *code != '\0')
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: [%s] takes no code, expected "
-		    "[%s]", c->name, c->line, k->name, k->name);
+		    "[%s]", c->in.name, c->in.line, k->name, k->name);
 	if (!k->named && c->seen[ki] != 0)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: [%s] appears twice, first on "
-		    "line %d; expected it once", c->name, c->line, k->name,
+		    "line %d; expected it once", c->in.name, c->in.line, k->name,
 		    c->seen[ki]);
 	if (k->named && (e = pf_open_named(c, k, code)) != FW_OK)
 		return e;
 	if (!k->named)
-		c->seen[ki] = c->line;
+		c->seen[ki] = c->in.line;
 	c->kind = k;
-	c->secline = c->line;
+	c->secline = c->in.line;
 	memset(c->keyline, 0, sizeof c->keyline);
 	snprintf(c->label, sizeof c->label, "[%s%s%s]", k->name,
 	    k->named ? " " : "", code);
@@ -733,8 +711,9 @@ pf_open(struct pf_ctx *c, const char *kname, size_t klen, const char *code)
 /* A "[kind]" or "[kind CODE]" line of len bytes: close the section before
  * and open this one. */
 static fw_err
-pf_header(struct pf_ctx *c, const char *s, size_t len)
+pf_header(void *arg, const char *s, size_t len)
 {
+	struct pf_ctx *c = arg;
 	char code[FW_MAX_CODE + 8];
 	const char *close = memchr(s, ']', len), *kname = s + 1, *p;
 	size_t klen, clen;
@@ -742,7 +721,7 @@ pf_header(struct pf_ctx *c, const char *s, size_t len)
 
 	if (close == NULL || close != s + len - 1)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: a section header must end "
-		    "with ']' and nothing after it, expected %s", c->name, c->line,
+		    "with ']' and nothing after it, expected %s", c->in.name, c->in.line,
 		    pf_sections_expect);
 	if ((e = pf_close(c)) != FW_OK)
 		return e;
@@ -768,18 +747,18 @@ pf_keyval(struct pf_ctx *c, const char *name, const char *value)
 
 	if (c->kind == NULL)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: '%.40s' before any section, "
-		    "expected [profile] first", c->name, c->line, name);
+		    "expected [profile] first", c->in.name, c->in.line, name);
 	if ((k = pf_find_key(c->kind, name, &idx)) == NULL) {
 		pf_key_names(c->kind, names, sizeof names);
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: unknown key '%.40s' in %s, "
-		    "expected one of %s", c->name, c->line, name, c->label, names);
+		    "expected one of %s", c->in.name, c->in.line, name, c->label, names);
 	}
 	if (c->keyline[idx] != 0)
 		return fw_seterr(FW_ERR_CONFIG, "%s:%d: '%s' is set twice in %s, "
-		    "first on line %d", c->name, c->line, name, c->label,
+		    "first on line %d", c->in.name, c->in.line, name, c->label,
 		    c->keyline[idx]);
-	c->keyline[idx] = c->line;
-	snprintf(label, sizeof label, "%s:%d: '%s' in %s", c->name, c->line,
+	c->keyline[idx] = c->in.line;
+	snprintf(label, sizeof label, "%s:%d: '%s' in %s", c->in.name, c->in.line,
 	    name, c->label);
 	return pf_store(k, value, label, pf_record(c));
 }
@@ -792,91 +771,13 @@ pf_handler(void *user, const char *section, const char *name,
 	fw_err e;
 
 	(void)section;	/* kept by pf_header, which sees every header */
-	if (c->errline != 0)
+	if (c->in.errline != 0)
 		return 0;
 	if ((e = pf_keyval(c, name, value)) != FW_OK) {
-		pf_fail(c, e, fw_errmsg());
+		conf_lines_fail(&c->in, e, "%s", fw_errmsg());
 		return 0;
 	}
 	return 1;
-}
-
-/* ---- the line reader --------------------------------------------------- */
-
-/* Cut an inline comment: ';' or '#' after a blank. */
-static size_t
-pf_cut_comment(const char *s, size_t len)
-{
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] == ';' || s[i] == '#') && pf_blank(s[i - 1]))
-			return i;
-	return len;
-}
-
-/* Check and shape one line for inih; 0 to stop. */
-static int
-pf_shape(struct pf_ctx *c, const char **sp, size_t *lenp, int num)
-{
-	char msg[PF_MSG_MAX];
-	const char *s = *sp;
-	size_t len = *lenp;
-	fw_err e;
-
-	if (memchr(s, '\0', len) != NULL || !jsonx_utf8_valid(s, len)) {
-		snprintf(msg, sizeof msg, "%s:%d: %s, expected UTF-8 text",
-		    c->name, c->line, memchr(s, '\0', len) != NULL ? "NUL byte" :
-		    "invalid UTF-8");
-		pf_fail(c, FW_ERR_CONFIG, msg);
-		return 0;
-	}
-	for (; len > 0 && pf_blank(s[0]); len--)
-		s++;
-	if (len > 0 && (s[0] == '#' || s[0] == ';'))
-		len = 1;	/* inih needs only to see that it is a comment */
-	else
-		len = pf_cut_comment(s, len);
-	for (; len > 0 && pf_blank(s[len - 1]); len--)
-		continue;
-	if (num < 3 || len > (size_t)num - 2) {
-		snprintf(msg, sizeof msg, "%s:%d: line longer than %d bytes "
-		    "(comments aside), expected a shorter label", c->name, c->line,
-		    num - 2);
-		pf_fail(c, FW_ERR_CONFIG, msg);
-		return 0;
-	}
-	if (len > 0 && s[0] == '[' && (e = pf_header(c, s, len)) != FW_OK) {
-		pf_fail(c, e, fw_errmsg());
-		return 0;
-	}
-	*sp = s;
-	*lenp = len;
-	return 1;
-}
-
-/* inih's fgets: the next line, shaped, or NULL at the end or on error. */
-static char *
-pf_reader(char *str, int num, void *stream)
-{
-	struct pf_ctx *c = stream;
-	const char *s = c->cur, *nl;
-	size_t len;
-
-	if (c->errline != 0 || c->cur >= c->end)
-		return NULL;
-	nl = memchr(s, '\n', (size_t)(c->end - s));
-	len = (size_t)((nl != NULL ? nl : c->end) - s);
-	c->cur = nl != NULL ? nl + 1 : c->end;
-	c->line++;
-	if (c->line == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-		s += 3;
-		len -= 3;
-	}
-	if (!pf_shape(c, &s, &len, num))
-		return NULL;
-	memcpy(str, s, len);
-	str[len] = '\n';
-	str[len + 1] = '\0';
-	return str;
 }
 
 /* ---- the profile as a whole -------------------------------------------- */
@@ -891,45 +792,38 @@ pf_check_lists(struct pf_ctx *c)
 
 		if (!k->named && c->seen[ki] == 0)
 			return fw_seterr(FW_ERR_CONFIG, "%s: no [%s] section, "
-			    "expected one", c->name, k->name);
+			    "expected one", c->in.name, k->name);
 		if (k->named &&
 		    *(size_t *)(void *)((char *)p + k->count_off) == 0)
 			return fw_seterr(FW_ERR_CONFIG, "%s: no [%s CODE] section, "
-			    "expected at least one", c->name, k->name);
+			    "expected at least one", c->in.name, k->name);
 	}
 	for (size_t i = 0; i < p->ngrades; i++)
 		if (p->grades[i].floor_fen > p->reward.max_fen)
 			return fw_seterr(FW_ERR_CONFIG, "%s:%d: [grade %s] floor_yuan "
 			    "%lld is above [reward] max_yuan %lld, expected a floor "
-			    "within the bounds", c->name, p->grades[i].e.line,
+			    "within the bounds", c->in.name, p->grades[i].e.line,
 			    p->grades[i].e.code,
 			    (long long)(p->grades[i].floor_fen / 100),
 			    (long long)(p->reward.max_fen / 100));
 	return FW_OK;
 }
 
-/* Run inih over the data; the result is c->err/c->msg or FW_OK. */
+/* Run inih over the data, then check the profile as a whole. */
 static fw_err
-pf_parse(struct pf_ctx *c, const char *data, size_t len)
+pf_parse(struct pf_ctx *c, const char *name, const char *data, size_t len)
 {
 	fw_err e;
-	int ret;
 
-	c->cur = data;
-	c->end = data + len;
-	ret = ini_parse_stream(pf_reader, c, pf_handler, c);
-	if (ret == -2)
-		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", c->name);
-	/* inih names the first line it could not parse, which may come
-	 * before the line where the reader stopped. */
-	if (ret > 0 && (c->errline == 0 || ret < c->errline))
-		return fw_seterr(FW_ERR_CONFIG, "%s:%d: expected 'key = value', "
-		    "'[section]' or a comment", c->name, ret);
-	if (c->errline != 0)
-		return fw_seterr(c->err, "%s", c->msg);
-	if (ret != 0)
-		return fw_seterr(FW_ERR_INTERNAL, "%s: inih returned %d", c->name,
-		    ret);
+	conf_lines_init(&c->in, name, data, len);
+	c->in.inline_comments = 1;
+	c->in.utf8 = 1;
+	c->in.toolong = " (comments aside), expected a shorter label";
+	c->in.msgmax = PF_MSG_MAX;
+	c->in.section = pf_header;
+	c->in.arg = c;
+	if ((e = conf_lines_parse(&c->in, pf_handler, c, "key = value")) != FW_OK)
+		return e;
 	if ((e = pf_close(c)) != FW_OK)
 		return e;
 	return pf_check_lists(c);
@@ -953,8 +847,7 @@ profile_load_mem(const char *name, const void *data, size_t len,
 		free(c);
 		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", name);
 	}
-	c->name = name;
-	if ((e = pf_parse(c, data, len)) != FW_OK)
+	if ((e = pf_parse(c, name, data, len)) != FW_OK)
 		profile_free(c->p);
 	else
 		*out = c->p;
@@ -969,11 +862,8 @@ profile_load(const char *path, struct profile **out)
 	size_t len;
 	fw_err e;
 
-	e = file_read_all(path, PROFILE_FILE_MAX, &data, &len);
-	if (e == FW_ERR_LIMIT)
-		return fw_seterr(FW_ERR_CONFIG, "%s: larger than the %u bytes a "
-		    "profile may hold", path, PROFILE_FILE_MAX);
-	if (e != FW_OK)
+	if ((e = conf_read_file(path, PROFILE_FILE_MAX, "profile", &data,
+	    &len)) != FW_OK)
 		return e;
 	e = profile_load_mem(path, data, len, out);
 	free(data);
