@@ -27,12 +27,6 @@
 
 #define ADMIN_MAX_ATTEST 32
 
-struct admin {
-	struct server *s;
-	int json;
-	const char *actor;	/* who acts: $FUNDWATCH_ACTOR or "admin" */
-};
-
 static int
 admin_fail(fw_err e)
 {
@@ -1013,6 +1007,10 @@ static const struct admin_cmd admin_cmds[] = {
 	{"device", "revoke", admin_dev_revoke, admin_dev_revoke_usage},
 	{"audit", NULL, admin_audit, admin_audit_usage},
 	{"import-bundle", NULL, admin_import, admin_import_usage},
+	{"unit", NULL, casecmd_unit, casecmd_unit_usage},
+	{"officer", NULL, casecmd_officer, casecmd_officer_usage},
+	{"route", NULL, casecmd_route, casecmd_route_usage},
+	{"case", NULL, casecmd_case, casecmd_case_usage},
 };
 
 /* Is group an admin command group? */

@@ -5,7 +5,8 @@
  * and gets back a status and a JSON body; nothing here knows about sockets
  * or TLS, and nothing in http.c knows about the store.  Routing, request
  * authentication (section 4) and the JSON error bodies (section 10) live
- * here; the work itself is ingest.c's.
+ * here; the work itself is ingest.c's.  The officer API under /v1/office/
+ * has its own routes and authentication (bearer tokens): office.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,7 +20,7 @@
 #define API_NONCE_KEEP (2 * FW_AUTH_WINDOW)
 
 /* Fill rs with e's JSON error body, merging the fields of extra. */
-static void
+void
 api_error(struct api_resp *rs, fw_err e, json_t *extra)
 {
 	json_t *o = json_pack("{ss ss}", "error", fw_strerror(e), "message", fw_errmsg());
@@ -36,7 +37,7 @@ api_error(struct api_resp *rs, fw_err e, json_t *extra)
 	json_decref(o);
 }
 
-static void
+void
 api_answer(struct api_resp *rs, fw_err e, json_t *ans)
 {
 	if (e != FW_OK) {
@@ -232,7 +233,7 @@ api_feed(struct server *s, const struct api_req *rq, const char *query, json_t *
 	return ingest_feed(s, rq->fw_device, (int64_t)after, (int64_t)limit, ans);
 }
 
-enum api_route { R_NONE, R_ENROLL, R_OFFER, R_BLOB, R_COMMIT, R_FEED };
+enum api_route { R_NONE, R_ENROLL, R_OFFER, R_BLOB, R_COMMIT, R_FEED, R_OFFICE };
 
 static enum api_route
 api_route(const char *path, const char **method)
@@ -247,6 +248,8 @@ api_route(const char *path, const char **method)
 		return *method = "GET", R_FEED;
 	if (strncmp(path, "/v1/blobs/", 10) == 0 && strchr(path + 10, '/') == NULL)
 		return *method = "PUT", R_BLOB;
+	if (strncmp(path, "/v1/office/", 11) == 0)
+		return *method = NULL, R_OFFICE;	/* office.c routes on */
 	return R_NONE;
 }
 
@@ -272,6 +275,10 @@ api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
 	q = q ? q + 1 : "";
 	if ((r = api_route(path, &want)) == R_NONE) {
 		api_error(rs, fw_seterr(FW_ERR_NOT_FOUND, "no such path: %s", path), NULL);
+		return;
+	}
+	if (r == R_OFFICE) {
+		office_handle(s, rq, path, q, rs);
 		return;
 	}
 	if (strcmp(rq->method, want) != 0) {

@@ -23,6 +23,15 @@
  * calls our free function when libevent frees the SSL, whichever way the
  * connection ended, so the count of connections cannot drift.
  *
+ * Streamed answers (api_resp.stream: evidence of any size) go out as a
+ * chunked body, one HTTP_STREAM_CHUNK at a time: the next chunk is read
+ * (and age-decrypted) only when evhttp's write callback says the last one
+ * has left the bufferevent, so a connection holds at most a chunk or two
+ * whatever the file's size and however slow the client.  While it
+ * streams, the connection has a write timeout only (the client sends
+ * nothing while it downloads); a failure part way closes the connection
+ * without the chunked body's last chunk.
+ *
  * SIGTERM: the listening socket is closed, s->draining is set, idle
  * connections are closed at once, and a request already under way is
  * carried out and answered, with "Connection: close"; the loop ends when none is left, or after HTTP_DRAIN_SECONDS.
@@ -34,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +74,8 @@
 #define HTTP_FD_SPARE		64	/* descriptors besides connections */
 #define HTTP_MAX_HEADER_LINES	1024	/* a bound for walking the headers */
 #define HTTP_ACCEPT_PAUSE	1	/* seconds without accept after EMFILE */
+#define HTTP_STREAM_CHUNK	(64u << 10)	/* bytes of a streamed body at a time */
+#define HTTP_STREAM_READS	16	/* reads one chunk may take (age header) */
 
 enum http_phase {
 	HTTP_READING,		/* handshake, or reading a request */
@@ -229,7 +241,11 @@ http_bind(const char *listen_s, int *fdp, unsigned *port)
 	if (fd == -1)
 		return fw_seterr(FW_ERR_IO, "listen %s: socket: %s", listen_s,
 		    strerror(errno));
+	/* TCP_NODELAY is inherited by accepted sockets: evhttp writes an answer
+	 * as head then body, and Nagle would hold the body for the client's
+	 * delayed ACK (~40 ms a request). */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == -1 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1 ||
 	    (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &one, sizeof one) == -1))
 		goto fail;
@@ -572,9 +588,9 @@ static const char *
 http_headers(struct evhttp_request *req, struct api_req *rq)
 {
 	static const char *const names[] = {"FW-Device", "FW-Time", "FW-Nonce",
-	    "FW-Signature", "Content-Type"};
+	    "FW-Signature", "Content-Type", "Authorization"};
 	const char **slots[] = {&rq->fw_device, &rq->fw_time, &rq->fw_nonce,
-	    &rq->fw_signature, &rq->content_type};
+	    &rq->fw_signature, &rq->content_type, &rq->authorization};
 	struct evkeyvalq *ih = evhttp_request_get_input_headers(req);
 	struct evkeyval *kv;
 	size_t n = 0;
@@ -620,6 +636,217 @@ http_peer(struct evhttp_request *req, char *out, size_t outsz)
 		snprintf(out, outsz, "[%s]:%u", addr, (unsigned)port);
 	else
 		snprintf(out, outsz, "%s:%u", addr, (unsigned)port);
+}
+
+/* ---- streamed answers ---------------------------------------------------- */
+
+/* One streamed answer; it lives from http_stream_start until it ends or
+ * its connection goes (http_stream_closed), whichever is first. */
+struct http_stream {
+	struct http *h;
+	struct http_conn *c;
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	int fd;
+	struct age_dec *dec;		/* NULL: the bytes go out as read */
+	struct evbuffer *out;		/* the next chunk */
+	uint8_t *in;			/* HTTP_STREAM_CHUNK bytes */
+	uint64_t sent;
+	int eof, failed;
+	char what[256];			/* peer and target, for the log */
+};
+
+static void
+http_stream_free(struct http_stream *st)
+{
+	if (st->evcon != NULL)
+		evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+	if (st->fd != -1)
+		close(st->fd);
+	age_dec_free(st->dec);
+	if (st->out != NULL)
+		evbuffer_free(st->out);
+	free(st->in);
+	free(st);
+}
+
+/* age_dec's sink: plaintext (verified chunks only) into the next chunk. */
+static fw_err
+http_stream_sink(void *arg, const uint8_t *p, size_t n)
+{
+	struct http_stream *st = arg;
+
+	if (evbuffer_add(st->out, p, n) == -1)
+		return fw_seterr(FW_ERR_NOMEM, "stream: no memory for %zu bytes", n);
+	return FW_OK;
+}
+
+/* Read on until st->out holds a chunk or the input ends (st->eof, after
+ * the age stream's final check).  An age header and a payload chunk may
+ * take a few reads before the first byte comes out: HTTP_STREAM_READS
+ * bound that. */
+static fw_err
+http_stream_fill(struct http_stream *st)
+{
+	ssize_t n;
+	fw_err e;
+
+	for (int i = 0; i < HTTP_STREAM_READS && !st->eof &&
+	    evbuffer_get_length(st->out) < HTTP_STREAM_CHUNK; i++) {
+		if ((n = read(st->fd, st->in, HTTP_STREAM_CHUNK)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return fw_seterr(FW_ERR_IO, "stream: read: %s", strerror(errno));
+		}
+		if (n == 0) {
+			st->eof = 1;
+			return st->dec != NULL ? age_dec_final(st->dec) : FW_OK;
+		}
+		e = st->dec != NULL ? age_dec_update(st->dec, st->in, (size_t)n) :
+		    http_stream_sink(st, st->in, (size_t)n);
+		if (e != FW_OK)
+			return e;
+	}
+	if (!st->eof && evbuffer_get_length(st->out) == 0)
+		return fw_seterr(FW_ERR_AGE_PAYLOAD, "stream: nothing to send after %d "
+		    "reads of %u bytes", HTTP_STREAM_READS, HTTP_STREAM_CHUNK);
+	return FW_OK;
+}
+
+/* Every byte went out: end the chunked body; the request completes as
+ * any other (http_complete_cb). */
+static void
+http_stream_end(struct http_stream *st)
+{
+	struct evhttp_request *req = st->req;
+	struct timeval tmo = {(time_t)st->h->s->cfg.timeout, 0};
+
+	log_debug("%s: streamed %" PRIu64 " bytes", st->what, st->sent);
+	evhttp_connection_set_timeout_tv(st->evcon, &tmo);
+	http_stream_free(st);
+	evhttp_send_reply_end(req);
+}
+
+/* evhttp's write callback: the last chunk has left the bufferevent. */
+static void
+http_stream_next(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_stream *st = arg;
+	size_t len;
+	fw_err e;
+
+	(void)evcon;
+	if (st->failed)
+		return;
+	if (st->eof) {
+		http_stream_end(st);
+		return;
+	}
+	if ((e = http_stream_fill(st)) != FW_OK) {
+		/* The connection goes without the body's last chunk: the
+		 * client cannot mistake the prefix for the whole.  It is
+		 * freed, and st with it, by http_stream_closed. */
+		log_warnx("%s: stream failed after %" PRIu64 " bytes: %s (%s)",
+		    st->what, st->sent, fw_errmsg(), fw_strerror(e));
+		st->failed = 1;
+		http_conn_kill(st->c, "stream failed");
+		return;
+	}
+	if ((len = evbuffer_get_length(st->out)) == 0) {
+		http_stream_end(st);
+		return;
+	}
+	st->sent += len;
+	evhttp_send_reply_chunk_with_cb(st->req, st->out, http_stream_next, st);
+}
+
+/* The connection is going away before the stream ended (client gone,
+ * timeout, a failed stream, shutdown).  If evhttp has detached the
+ * request from it (a network failure while we still owned the answer),
+ * freeing the request is ours. */
+static void
+http_stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_stream *st = arg;
+	struct evhttp_request *req = st->req;
+
+	(void)evcon;
+	if (!st->failed)
+		log_debug("%s: connection closed after %" PRIu64 " bytes streamed",
+		    st->what, st->sent);
+	st->evcon = NULL;	/* its close callback is being spent */
+	http_stream_free(st);
+	if (evhttp_request_get_connection(req) == NULL)
+		evhttp_send_reply_end(req);	/* frees a detached request */
+}
+
+/*
+ * Send rs's stream: headers now, then chunks as the client takes them.
+ * Takes rs->stream_fd (closed whatever happens).  Evidence is the
+ * office's to look at, not a browser's to render: it goes as an
+ * attachment in a sandbox.
+ */
+static void
+http_stream_start(struct http *h, struct evhttp_request *req,
+    struct http_conn *c, const struct api_resp *rs, const char *what)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evkeyvalq *oh = evhttp_request_get_output_headers(req);
+	struct timeval tmo = {(time_t)h->s->cfg.timeout, 0};
+	struct http_stream *st;
+	char now[24];
+	fw_err e = FW_OK;
+
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		close(rs->stream_fd);
+		http_error(h, req, c, FW_ERR_NOMEM, "no memory for a stream");
+		return;
+	}
+	st->h = h;
+	st->c = c;
+	st->req = req;
+	st->fd = rs->stream_fd;
+	snprintf(st->what, sizeof st->what, "%s", what);
+	if ((st->out = evbuffer_new()) == NULL ||
+	    (st->in = malloc(HTTP_STREAM_CHUNK)) == NULL)
+		e = fw_seterr(FW_ERR_NOMEM, "no memory for a stream");
+	else if (rs->decrypt)
+		e = age_dec_new(&st->dec, (const uint8_t (*)[AGE_KEY_LEN])
+		    &h->s->office_identity, 1, http_stream_sink, st);
+	/* The first chunk before the status: a blob that is not an age
+	 * file for our key gets a JSON error, not a 200 and a cut. */
+	if (e == FW_OK && evcon == NULL)
+		e = fw_seterr(FW_ERR_IO, "connection gone");
+	if (e == FW_OK)
+		e = http_stream_fill(st);
+	if (e != FW_OK) {
+		log_warnx("%s: cannot stream: %s (%s)", what, fw_errmsg(), fw_strerror(e));
+		http_stream_free(st);
+		http_error(h, req, c, e, fw_errmsg());
+		return;
+	}
+	st->evcon = evcon;
+	snprintf(now, sizeof now, "%lld", (long long)time(NULL));
+	evhttp_add_header(oh, "Content-Type", rs->content_type != NULL ?
+	    rs->content_type : "application/octet-stream");
+	evhttp_add_header(oh, "Content-Disposition", "attachment");
+	evhttp_add_header(oh, "Content-Security-Policy", "sandbox; default-src 'none'");
+	evhttp_add_header(oh, "FW-Server-Time", now);
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	evhttp_add_header(oh, "X-Content-Type-Options", "nosniff");
+	if (h->draining)
+		evhttp_add_header(oh, "Connection", "close");
+	c->phase = HTTP_WRITING;
+	evhttp_request_set_on_complete_cb(req, http_complete_cb, c);
+	evhttp_connection_set_closecb(evcon, http_stream_closed, st);
+	bufferevent_set_timeouts(evhttp_connection_get_bufferevent(evcon), NULL, &tmo);
+	evhttp_send_reply_start(req, rs->status, http_reason(rs->status));
+	if (evbuffer_get_length(st->out) == 0) {
+		http_stream_end(st);	/* an empty file */
+		return;
+	}
+	st->sent = evbuffer_get_length(st->out);
+	evhttp_send_reply_chunk_with_cb(req, st->out, http_stream_next, st);
 }
 
 /* evhttp's generic callback: one whole request, body included. */
@@ -671,8 +898,19 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	rq.bodylen = len;
 
 	memset(&rs, 0, sizeof rs);
+	rs.stream_fd = -1;
 	buf_init(&rs.body, HTTP_MAX_RESPONSE);
 	api_handle(h->s, &rq, &rs);
+	if (rs.stream) {
+		char what[sizeof peer + sizeof target + 16];
+
+		buf_free(&rs.body);
+		snprintf(what, sizeof what, "%s %s %s", peer, rq.method,
+		    http_printable(rq.target, target, sizeof target));
+		log_debug("%s %zu -> %d (stream)", what, len, rs.status);
+		http_stream_start(h, req, c, &rs, what);
+		return;
+	}
 	if (rs.status < 200 || rs.status > 599) {
 		log_warnx("%s %s %s: api answered status %d", peer, rq.method,
 		    http_printable(rq.target, target, sizeof target), rs.status);

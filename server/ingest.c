@@ -771,7 +771,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 	    &receipt)) != FW_OK ||
 	    (e = db_run(s->db, "UPDATE bundles SET state = 'committed', committed = ?,"
 	    " receipt = ? WHERE id = ?", "ibs", now, receipt.data, receipt.len,
-	    bundle)) != FW_OK)
+	    bundle)) != FW_OK ||
+	    (e = case_add_clues(s, &view, d.supervisor, now)) != FW_OK)	/* casework */
 		goto rollback;
 	if ((e = db_commit(s->db)) != FW_OK)	/* durable: synchronous=FULL */
 		goto out;

@@ -26,6 +26,11 @@ usage(FILE *f)
 	    "  device code|list|show|revoke\n"
 	    "  audit verify           check the audit log's hash chain\n"
 	    "  import-bundle FILE|DIR bundles exported on a device (USB)\n"
+	    "  unit add|list          offices that handle cases\n"
+	    "  officer add|list|disable|passwd|role|conflict\n"
+	    "  route add|list|test    routing rules: clue -> unit -> officer\n"
+	    "  case list|show|export|status|assign|substantiate|approve|...\n"
+	    "  verify-export DIR      check a case export\n"
 	    "\n"
 	    "Every command takes --help; admin commands take --data DIR (default\n"
 	    "$FUNDWATCH_DATA or /var/lib/fundwatch) and --json.\n");
@@ -54,6 +59,8 @@ main(int argc, char **argv)
 		return init_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "run") == 0)
 		return run_main(argc - 1, argv + 1);
+	if (strcmp(cmd, "verify-export") == 0)
+		return casecmd_verify_export_main(argc - 1, argv + 1);
 	if (admin_is_command(cmd))
 		return admin_main(argc - 1, argv + 1);
 	fprintf(stderr, "fundwatch-server: unknown command '%s' (try --help)\n", cmd);

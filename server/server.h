@@ -454,6 +454,7 @@ struct api_req {
 	const char *fw_nonce;
 	const char *fw_signature;
 	const char *content_type;
+	const char *authorization;	/* the office API's "Bearer <token>" */
 	const uint8_t *body;
 	size_t bodylen;
 	const char *peer;		/* "127.0.0.1:50432", for logs */
@@ -465,12 +466,30 @@ struct api_resp {
 	int status;
 	const char *content_type;	/* "application/json" */
 	struct buf body;
+	/*
+	 * A streamed body instead of body (evidence: any size, never held
+	 * whole).  With stream set, stream_fd is an open file the caller
+	 * of api_handle owns and closes; its bytes from the current offset
+	 * to the end are the body, sent in chunks as the client reads
+	 * them, and age-decrypted on the way with s->office_identity if
+	 * decrypt is set.  A failure part way (a corrupt age payload, a
+	 * read error) closes the connection before the end of the chunked
+	 * body, so that the client cannot take a prefix for the whole.
+	 */
+	int stream;
+	int stream_fd;
+	int decrypt;
 };
 
 /* Answer one request.  rs->body is initialised by the caller with a cap
  * (buf_init) and filled here; rs->status is always set.  Never fails:
  * errors become the protocol's JSON error bodies. */
 void api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs);
+/* rs gets e's JSON error body (PROTOCOL.md section 10: "error",
+ * "message" from fw_errmsg()) with the fields of extra (may be NULL). */
+void api_error(struct api_resp *rs, fw_err e, json_t *extra);
+/* rs gets ans (canonical JSON, 200) if e is FW_OK, else as api_error. */
+void api_answer(struct api_resp *rs, fw_err e, json_t *ans);
 
 /* ---- db.c: SQLite (WAL, synchronous=FULL) ----------------------------- */
 
@@ -552,7 +571,332 @@ fw_err ingest_feed_post(struct server *s, const char *device, const char *kind,
 fw_err ingest_new_code(struct server *s, const char *supervisor, int64_t ttl,
     char code[15], int64_t *expires);
 
+/* ---- case.c: units, officers, cases, routing, deadlines, rewards ------ */
+/*
+ * Casework (issue 6).  Every accepted observation is a clue; clues about
+ * the same institution with a shared category within the merge window
+ * (meta "case.merge_days", default CASE_MERGE_DAYS) form one case, routed
+ * by data (route rules) to a unit and, inside it, to the officer with the
+ * fewest open cases who has declared no conflict with the institution.
+ *
+ * Every function that acts for an officer takes `who` (from
+ * officer_check_password or officer_get; admin subcommands pass
+ * officer_cli()), checks the action's roles and the case's unit against
+ * case_acl (FW_ERR_FORBIDDEN naming the role and unit otherwise), does
+ * the change in one transaction with its audit entry (ids, codes and
+ * amounts only: never clue text, findings or names), and posts a signed
+ * "feedback" downlink message to each reporting device when the change
+ * concerns the clues (QY art 7(3); GP art 8(6), 12, 13).  Answers are
+ * JSON (json_t *, the caller's to json_decref) so that the office API
+ * can send them as they are.
+ *
+ * Feedback body (PROTOCOL.md section 9): {"observation", "case" (integer),
+ * "status", "text"} and "reward_fen" with the reward.  status is a case
+ * status name, or "delayed" (an extension, text = the reason), or
+ * "reward_approved" (to the first reporter only).
+ */
+
+#define CASE_MERGE_DAYS		30	/* default merge window, days */
+#define CASE_MERGE_DAYS_MAX	3650
+#define CASE_TEXT_MAX		4096	/* bytes of a finding or feedback text */
+#define CASE_LIST_MAX		1000	/* cases one case_list answer holds */
+#define CASE_PSEUDONYM_LEN	16	/* "R" and 15 hex of HMAC-SHA256 */
+#define OFFICER_ID_MAX		32	/* login name: a code (profile_code_valid) */
+#define OFFICER_PASSWORD_MIN	10	/* bytes */
+#define OFFICER_PASSWORD_MAX	1024
+#define CASE_INST_MAX		(FW_MAX_NAME + FW_MAX_PLACE + 8) /* institution key */
+
+/* Officer roles: a bit set. */
+enum officer_role {
+	ROLE_ADMIN = 1 << 0,		/* units, officers, routes; reads all */
+	ROLE_LIAISON = 1 << 1,		/* manages supervisors; sees real names */
+	ROLE_UNIT_LEAD = 1 << 2,	/* assigns, extends; gets escalations */
+	ROLE_OFFICER = 1 << 3,		/* handles cases of the unit */
+	ROLE_REWARD_OFFICER = 1 << 4,	/* approves rewards; sees real names */
+	ROLE_AUDITOR = 1 << 5,		/* reads and exports every case */
+};
+#define ROLE_ALL		0x3fu
+
+struct unit {
+	char id[FW_MAX_CODE + 1];	/* "qingcheng" */
+	char *name;
+	char jurisdiction[FW_MAX_CODE + 1]; /* matched by route rules */
+	int city;			/* the city office: told of major clues */
+};
+
+struct officer {
+	char id[OFFICER_ID_MAX + 1];
+	char *name;
+	char unit[FW_MAX_CODE + 1];	/* "" for the command line's officer_cli */
+	unsigned roles;			/* enum officer_role bits */
+	int disabled;
+};
+
+/* Case status: the set and its transitions are the table in case.c. */
+enum case_status {
+	CASE_RECEIVED,			/* clue in, no decision yet */
+	CASE_ACCEPTED,			/* case opened: finish deadline runs */
+	CASE_DECLINED,			/* not opened (with a reason) */
+	CASE_INVESTIGATING,
+	CASE_EVIDENCE_REQUESTED,	/* more evidence asked of the reporter */
+	CASE_SUBSTANTIATED,		/* with a verified amount and a reward */
+	CASE_NOT_SUBSTANTIATED,
+	CASE_CLOSED,
+	CASE_STATUS_COUNT_
+};
+
+/* Actions a role may take, checked by case_acl. */
+enum case_action {
+	CASE_ACT_READ,			/* list, show, read evidence */
+	CASE_ACT_HANDLE,		/* finding, status, request evidence,
+					   substantiate, escalate */
+	CASE_ACT_ASSIGN,
+	CASE_ACT_EXTEND,
+	CASE_ACT_REWARD,		/* approve the reward */
+	CASE_ACT_EXPORT,
+	CASE_ACT_COUNT_
+};
+
+enum case_reward_state { CASE_REWARD_NONE, CASE_REWARD_PROPOSED,
+    CASE_REWARD_APPROVED };
+
+struct case_info {
+	int64_t id;
+	char unit[FW_MAX_CODE + 1];	/* "" if no route matched */
+	enum case_status status;
+	char assignee[OFFICER_ID_MAX + 1]; /* "" if none */
+	char institution[CASE_INST_MAX + 1]; /* "code:H123" or "name:<n>|<place>" */
+	char **categories;		/* codes, ncategories of them */
+	size_t ncategories;
+	int major;			/* a clue was marked major */
+	int escalated;
+	int64_t opened;			/* server time of the first clue */
+	cal_day decide_by;		/* received + deadlines.decide */
+	cal_day finish_by;		/* CAL_NONE until accepted */
+	int extensions;			/* used, of deadlines.extensions */
+	char first_obs[FW_ID_HEX + 1];	/* first reporter's observation */
+	int64_t verified_fen;		/* -1 until substantiated */
+	int64_t reward_fen;		/* -1 if none */
+	enum case_reward_state reward_state;
+	int64_t nclues;
+};
+
+struct case_filter {
+	const char *unit;		/* NULL: every unit the officer may read */
+	int status;			/* -1 or an enum case_status */
+	int overdue;			/* only cases past a deadline */
+	const char *assignee;		/* NULL: anyone */
+	int64_t after_id;		/* paging: ids > after_id */
+	int64_t limit;			/* 1..CASE_LIST_MAX (0 = max) */
+};
+
+struct route_rule {
+	int64_t id;			/* set by route_add */
+	char jurisdiction[FW_MAX_CODE + 1]; /* "*" = any; else a supervisor's unit */
+	char kind[FW_MAX_CODE + 1];	/* "*" or a subject kind ("pharmacy") */
+	char category[FW_MAX_CODE + 1];	/* "*" or a category code */
+	char severity[FW_MAX_CODE + 1];	/* "*", "normal" or "major" */
+	char unit[FW_MAX_CODE + 1];	/* where a match goes */
+};
+
+/* Names and parsing: "received", "admin", ... NULL / -1 if unknown. */
+const char *case_status_name(enum case_status st);
+int case_status_parse(const char *s);
+const char *officer_role_name(enum officer_role r);
+/* "officer,unit_lead" -> bits; FW_ERR_INVALID naming an unknown role. */
+fw_err officer_roles_parse(const char *csv, unsigned *out);
+/* Transition allowed by the status table? */
+int case_transition_ok(enum case_status from, enum case_status to);
+/* May who take act on a case of unit?  FW_ERR_FORBIDDEN saying why. */
+fw_err case_acl(const struct officer *who, enum case_action act,
+    const char *unit);
+/* The officer the admin subcommands act as: admin and auditor (manages,
+ * reads and exports every case, sees pseudonyms only; handling a case
+ * needs a real officer), no unit, id from $FUNDWATCH_ACTOR or "admin".
+ * Static storage. */
+const struct officer *officer_cli(void);
+
+/* Units (admin role). */
+fw_err unit_add(struct server *s, const struct officer *who,
+    const struct unit *u);
+fw_err unit_get(struct server *s, const char *id, struct unit *out);
+void unit_clear(struct unit *u);
+fw_err unit_list(struct server *s, json_t **out);
+
+/* Officers (admin role).  Passwords: scrypt (OpenSSL EVP_KDF "SCRYPT",
+ * N=2^15, r=8, p=1, 16-byte random salt), stored "scrypt$N$r$p$salt$hash"
+ * in hex; OFFICER_PASSWORD_MIN..MAX bytes. */
+fw_err officer_add(struct server *s, const struct officer *who,
+    const struct officer *o, const char *password);
+fw_err officer_get(struct server *s, const char *id, struct officer *out);
+void officer_clear(struct officer *o);
+fw_err officer_list(struct server *s, const char *unit, json_t **out);
+fw_err officer_disable(struct server *s, const struct officer *who,
+    const char *id);
+fw_err officer_passwd(struct server *s, const struct officer *who,
+    const char *id, const char *password);
+fw_err officer_set_roles(struct server *s, const struct officer *who,
+    const char *id, unsigned roles);
+/* Declare a conflict of interest with an institution key (recusal). */
+fw_err officer_conflict_add(struct server *s, const struct officer *who,
+    const char *id, const char *institution);
+/* Check a login: FW_OK fills *out (officer_clear it); FW_ERR_AUTH for an
+ * unknown officer, a wrong password or a disabled officer, with the same
+ * message and about the same time for all three. */
+fw_err officer_check_password(struct server *s, const char *id,
+    const char *password, struct officer *out);
+
+/* Routing rules (admin role).  The most specific matching rule wins (most
+ * non-"*" fields, then the lowest id); no match: the city unit. */
+fw_err route_add(struct server *s, const struct officer *who,
+    struct route_rule *r);
+fw_err route_list(struct server *s, json_t **out);
+/* Where would a clue go, and why: {"unit","rule","officer","skipped":[...],
+ * "notify":[...],"why":[...]}.  institution as case_institution_key. */
+fw_err route_explain(struct server *s, const char *jurisdiction,
+    const char *kind, const char *category, const char *severity,
+    const char *institution, json_t **out);
+
+/* Clues: called by ingest_commit inside its transaction, after
+ * ingest_store, at server time now.  Each observation of b not yet a clue
+ * becomes one: merged into a case or a new routed case; "received"
+ * feedback is posted to the device. */
+fw_err case_add_clues(struct server *s, const struct fw_bundle *b,
+    const char *supervisor, int64_t now);
+/* The merge key of a subject: "code:<institution>" if it has a code, else
+ * "name:<normalised name>|<normalised place>" (case, spaces, punctuation
+ * and full-width forms folded).  out holds CASE_INST_MAX + 1 bytes. */
+void case_institution_key(const char *code, const char *name,
+    const char *place, char *out);
+/* The merge window in days (0..CASE_MERGE_DAYS_MAX), meta "case.merge_days";
+ * setting it needs the admin role and is audited. */
+fw_err case_merge_days(struct server *s, int64_t *days);
+fw_err case_set_merge_days(struct server *s, const struct officer *who,
+    int64_t days);
+/* The stable pseudonym of a supervisor: "R" + 15 hex of HMAC-SHA256 with
+ * the server secret (meta "case.secret", made on first use). */
+fw_err case_pseudonym(struct server *s, const char *supervisor,
+    char out[CASE_PSEUDONYM_LEN + 1]);
+
+/* Reading (CASE_ACT_READ). */
+fw_err case_get(struct server *s, int64_t id, struct case_info *out);
+void case_info_clear(struct case_info *c);
+fw_err case_list(struct server *s, const struct officer *who,
+    const struct case_filter *f, json_t **out);
+/* The case (as case_list gives it) with "clue_list": [{"observation",
+ * "received","captured","subject","place","categories","what","severity",
+ * "evidence":[...],"device","first","reporter"}] in order of receipt and
+ * "notes": [{"officer","kind","text","at"}].  reporter is the pseudonym;
+ * "reporter_name" is added for liaison and reward officers only.  The read
+ * is audited ("case.read"). */
+fw_err case_show(struct server *s, const struct officer *who, int64_t id,
+    json_t **out);
+/* May who read blob (an evidence blob of a clue of case id)?  Audits the
+ * read ("case.evidence_read"); the caller then streams the blob through
+ * age_decrypt_fd with s->office_identity. */
+fw_err case_evidence_access(struct server *s, const struct officer *who,
+    int64_t id, const char *blob);
+
+/* Changes (CASE_ACT_HANDLE unless said). */
+fw_err case_finding(struct server *s, const struct officer *who, int64_t id,
+    const char *text);
+/* Status to evidence_requested; feedback carries text to the reporter of
+ * obs (NULL: every clue's reporter). */
+fw_err case_request_evidence(struct server *s, const struct officer *who,
+    int64_t id, const char *obs, const char *text);
+/* Any transition of the table but to substantiated (case_substantiate);
+ * accepting sets finish_by; declining needs text. */
+fw_err case_set_status(struct server *s, const struct officer *who, int64_t id,
+    enum case_status to, const char *text);
+/* CASE_ACT_ASSIGN: to an active officer or unit lead of the case's unit
+ * without a declared conflict (FW_ERR_POLICY); an admin may assign to an
+ * officer of another unit, which moves the case there. */
+fw_err case_assign(struct server *s, const struct officer *who, int64_t id,
+    const char *officer);
+fw_err case_escalate(struct server *s, const struct officer *who, int64_t id,
+    const char *reason);
+/* One extension of deadlines.extension working days (CASE_ACT_EXTEND);
+ * reason required; "delayed" feedback to the reporters (QY art 7(3)). */
+fw_err case_extend(struct server *s, const struct officer *who, int64_t id,
+    const char *reason);
+/* Substantiated with verified_fen (0..10^14) and a grade of the profile:
+ * reward = rules_reward for the first reporter, or reward.min_fen for a
+ * clue with no amount (verified_fen 0); proposed, not yet approved. */
+fw_err case_substantiate(struct server *s, const struct officer *who,
+    int64_t id, int64_t verified_fen, const char *grade, const char *text);
+/* CASE_ACT_REWARD: approve the proposed reward; feedback with the amount
+ * to the first reporter's device. */
+fw_err case_approve_reward(struct server *s, const struct officer *who,
+    int64_t id);
+/* Escalate every overdue case (past decide_by while received, past
+ * finish_by while open) not yet escalated to its unit lead: a notification
+ * and an audit entry each.  *n (may be NULL) gets how many. */
+fw_err case_escalate_overdue(struct server *s, cal_day today, int64_t *n);
+/* Notifications for an officer (unit lead, city office): JSON array. */
+fw_err case_notifications(struct server *s, const struct officer *who,
+    json_t **out);
+
+/* Export (CASE_ACT_EXPORT) into dir, which must not exist: bundles/
+ * (manifest bytes, signature, receipt and its signature), devices/DEVICE.pem,
+ * keys/receipt.pem, blobs/ (age files), evidence/ (decrypted), audit.jsonl,
+ * SHA256SUMS, VERIFY.md with the openssl/age/sha256sum commands. */
+fw_err case_export(struct server *s, const struct officer *who, int64_t id,
+    const char *dir);
+/* Check an export: every signature, hash and SHA256SUMS line.
+ * FW_ERR_SIGNATURE / FW_ERR_HASH_MISMATCH / FW_ERR_NOT_FOUND naming the
+ * first file that does not verify; *nfiles (may be NULL) files checked. */
+fw_err case_verify_export(const char *dir, int64_t *nfiles);
+
+/* ---- casecmd.c: unit, officer, route, case, verify-export -------------- */
+
+struct admin;
+int casecmd_unit(struct admin *a, int argc, char **argv);
+int casecmd_officer(struct admin *a, int argc, char **argv);
+int casecmd_route(struct admin *a, int argc, char **argv);
+int casecmd_case(struct admin *a, int argc, char **argv);
+extern const char casecmd_unit_usage[], casecmd_officer_usage[],
+    casecmd_route_usage[], casecmd_case_usage[];
+/* `fundwatch-server verify-export DIR` (argv[0] "verify-export"). */
+int casecmd_verify_export_main(int argc, char **argv);
+
+/* ---- office.c: the officer API under /v1/office/ (proto/OFFICE.md) ---- */
+/*
+ * JSON over the same HTTPS server, for a browser front end.  POST login
+ * trades an officer's id and password (officer_check_password) for a
+ * bearer token: OFFICE_TOKEN_BYTES random bytes, sent as 64 lowercase hex,
+ * kept only as their SHA-256 with an expiry (table office_tokens).  Every
+ * other endpoint wants "Authorization: Bearer <token>" (unauthenticated,
+ * 401, if missing, unknown, expired, or the officer disabled since) and
+ * calls case.c, which checks role and unit (forbidden, 403) and audits
+ * each change and each evidence read.  Failed logins are counted per
+ * officer and per peer address over OFFICE_FAIL_WINDOW (table
+ * office_login_failures); past either limit a login is rate_limited (429)
+ * without its password being tried.  Each failure is audited with the
+ * officer's id only if that officer exists (a password typed into the id
+ * field must not reach the log); tokens and passwords are never logged.
+ */
+#define OFFICE_TOKEN_BYTES	32
+#define OFFICE_TOKEN_TTL	900	/* seconds a token lives */
+#define OFFICE_TOKENS_MAX	16	/* live tokens an officer may hold */
+#define OFFICE_FAIL_WINDOW	900	/* seconds failed logins are counted */
+#define OFFICE_FAIL_OFFICER	5	/* failures per officer in the window */
+#define OFFICE_FAIL_PEER	20	/* failures per peer address */
+#define OFFICE_MAX_JSON		(64u << 10)	/* request body */
+
+/* Answer a request whose path (without the query) starts "/v1/office/";
+ * query is what follows '?' ("" if none).  Never fails: errors become
+ * JSON error bodies; an evidence answer is a stream (struct api_resp). */
+void office_handle(struct server *s, const struct api_req *rq,
+    const char *path, const char *query, struct api_resp *rs);
+
 /* ---- admin.c: supervisor, device, audit, import-bundle ----------------- */
+
+/* What every admin subcommand gets (casecmd.c's too). */
+struct admin {
+	struct server *s;
+	int json;
+	const char *actor;	/* who acts: $FUNDWATCH_ACTOR or "admin" */
+};
 
 int admin_is_command(const char *group);
 /* argv[0] is the group; returns the exit status. */
