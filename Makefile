@@ -67,8 +67,6 @@ BENCH_BIN  = $(BENCH_SRC:tests/bench/%.c=$(B)/tests/bench/%)
 .DELETE_ON_ERROR:
 
 all: $(LIBCOMMON) $(AGENT_BIN) $(SERVER_BIN)
-	@ln -sf $(B)/fundwatch-agent fundwatch-agent
-	@ln -sf $(B)/fundwatch-server fundwatch-server
 
 $(B)/%.o: %.c $(wildcard common/*.h agent/*.h server/*.h)
 	@mkdir -p $(dir $@)
