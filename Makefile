@@ -110,7 +110,7 @@ $(B)/tests/bench/%: tests/bench/%.c $(TEST_LIBS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_TEST)
 
 check: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_BIN)
-	@B=$(B) sh tests/run-tests.sh
+	@B=$(B) FW_SANITIZED="$(findstring address,$(SAN))" sh tests/run-tests.sh
 
 # The long fault loops (200 kills, 200 power cuts, 50 MiB at 256 kbit/s).
 torture: all $(UNIT_BIN) $(TOOL_BIN) $(FAULT_BIN)

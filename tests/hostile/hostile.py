@@ -756,8 +756,13 @@ for s in half:
     s.close()
 hwm1 = vmhwm()
 print("# server VmHWM after the floods: %d kB (+%d kB)" % (hwm1, hwm1 - hwm0))
-ok(hwm1 < 256 * 1024 and hwm1 - hwm0 < 128 * 1024,
-   "server memory stays bounded under the floods (VmHWM %d kB, +%d kB)" % (hwm1, hwm1 - hwm0))
+if os.environ.get("FW_SANITIZED"):
+    # ASan's shadow memory and quarantine make VmHWM say nothing of ours.
+    print("# memory bound not checked under %s" % os.environ["FW_SANITIZED"])
+else:
+    ok(hwm1 < 256 * 1024 and hwm1 - hwm0 < 128 * 1024,
+       "server memory stays bounded under the floods (VmHWM %d kB, +%d kB)" %
+       (hwm1, hwm1 - hwm0))
 time.sleep(1)
 good, _ = serves(60)
 ok(good, "after the floods the server serves as before")
