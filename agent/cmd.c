@@ -1385,11 +1385,22 @@ feed_one(void *ctx, uint64_t cursor, json_t *msg, const char *done_obs)
 	if (strcmp(fp->kind, "feedback") == 0) {
 		printf("  observation ");
 		put_text(stdout, body_str(body, "observation"));
+		const json_t *kase = json_object_get(body, "case");
+		const json_t *fen = json_object_get(body, "reward_fen");
+
 		printf("  case ");
-		put_text(stdout, body_str(body, "case"));
+		if (json_is_integer(kase))
+			printf("%" JSON_INTEGER_FORMAT, json_integer_value(kase));
+		else
+			put_text(stdout, body_str(body, "case"));
 		printf("  [");
 		put_text(stdout, body_str(body, "status"));
-		printf("]\n  ");
+		printf("]");
+		if (json_is_integer(fen) && json_integer_value(fen) >= 0)
+			printf("  reward %" JSON_INTEGER_FORMAT ".%02d yuan",
+			    json_integer_value(fen) / 100,
+			    (int)(json_integer_value(fen) % 100));
+		printf("\n  ");
 	} else if (strcmp(fp->kind, "task") == 0) {
 		printf("  task ");
 		put_text(stdout, body_str(body, "task"));

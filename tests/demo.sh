@@ -57,6 +57,13 @@ set -- $(sed -n '/^\[eligibility /{s/^\[eligibility \(.*\)\]/\1/;h;};/^required 
     "$t/office/profile.conf" | sed 's/^/--attest /')
 "$B/fundwatch-server" supervisor add --data "$t/office" --name "李四" --birth 1975-03-08 \
     --method "$method" "$@" | sed 's/^/                /'
+"$B/fundwatch-server" unit add CITY --name "清远市医疗保障局" --jurisdiction CITY --city \
+    --data "$t/office" >/dev/null
+echo "demo-password-1" | "$B/fundwatch-server" officer add li.wei --name "李伟" --unit CITY \
+    --roles officer,unit_lead --data "$t/office" >/dev/null
+echo "demo-password-2" | "$B/fundwatch-server" officer add wang.fang --name "王芳" --unit CITY \
+    --roles reward_officer --data "$t/office" >/dev/null
+say "office:         unit CITY, officer li.wei, reward officer wang.fang"
 code=$("$B/fundwatch-server" device code --data "$t/office" --supervisor S0001 --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["code"])')
 say "one-time code:  issued for S0001 (valid 24 h, usable once)"
@@ -97,6 +104,23 @@ say "the server is back; one sync pass (a progress bar when run on a terminal):"
 "$A" sync 2>&1 | sed 's/^/                /'
 "$A" list | sed 's/^/                /'
 "$A" status | sed 's/^/                /'
+
+say ""
+say "== 6. The office handles the clue; the supervisor hears back"
+"$B/fundwatch-server" case list --data "$t/office" | sed 's/^/                /'
+python3 tests/demo_office.py "$port" "$t/office/tls/ca.pem" li.wei demo-password-1 \
+    "$t/counter.jpg" >"$t/office.out"
+sed '$d' "$t/office.out" | sed 's/^/                /'
+case_id=$(tail -n 1 "$t/office.out")
+"$B/fundwatch-server" case approve "$case_id" --as wang.fang --data "$t/office" |
+    sed 's/^/                /'
+"$A" sync >/dev/null 2>&1
+say "the device syncs; its feedback:"
+"$A" feedback | grep -v '^ *$' | sed 's/^/                /'
+"$B/fundwatch-server" case export "$case_id" --out "$t/export" --data "$t/office" |
+    sed 's/^/                /'
+"$B/fundwatch-server" verify-export "$t/export" | sed 's/^/                /'
+say "the export's VERIFY.md lists the openssl, age and sha256sum commands that prove it."
 "$B/fundwatch-server" audit verify --data "$t/office" | sed 's/^/                /'
 kill -TERM $spid
 wait $spid
