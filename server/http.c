@@ -115,6 +115,7 @@ struct http {
 	uint64_t max_body;
 	char portfile[PATH_MAX], pidfile[PATH_MAX];
 	int pidfd;
+	time_t escalated;		/* last overdue-case sweep */
 };
 
 static int http_ssl_index = -1;
@@ -375,6 +376,24 @@ http_conn_verdict(const struct http *h, const struct http_conn *c)
 	return NULL;
 }
 
+/* Cases past their deadlines go up to their unit leads while the server
+ * runs, not only when someone lists them (at start, then every
+ * HTTP_ESCALATE_SECONDS; 256 cases a turn). */
+static void
+http_escalate(struct http *h)
+{
+	time_t now = time(NULL);
+	int64_t n = 0;
+
+	if (h->escalated != 0 && now - h->escalated < HTTP_ESCALATE_SECONDS)
+		return;
+	h->escalated = now;
+	if (case_escalate_overdue(h->s, calendar_china_day((int64_t)now), &n) != FW_OK)
+		log_warnx("overdue cases: %s", fw_errmsg());
+	else if (n > 0)
+		log_info("%" PRId64 " overdue cases escalated to their unit leads", n);
+}
+
 /*
  * Walk the connections once and close those http_conn_verdict condemns;
  * then end the loop if draining is done.  A kill only shuts a socket
@@ -393,8 +412,10 @@ http_sweep(struct http *h)
 		if ((why = http_conn_verdict(h, c)) != NULL)
 			http_conn_kill(c, why);
 	}
-	if (!h->draining)
+	if (!h->draining) {
+		http_escalate(h);
 		return;
+	}
 	if (h->nlive == 0) {
 		log_info("all requests answered; exiting");
 		event_base_loopbreak(h->base);

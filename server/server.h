@@ -416,6 +416,7 @@ struct server;
 #define HTTP_BODY_SLACK		(64u << 10)
 #define HTTP_MIN_RATE		1024	/* bytes/s a request earns past timeout */
 #define HTTP_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests */
+#define HTTP_ESCALATE_SECONDS	600	/* overdue cases swept this often */
 
 /* Largest request body evhttp reads: max(max_chunk, FW_MAX_BUNDLE) +
  * HTTP_BODY_SLACK.  A larger one is answered 413 by evhttp itself, with
