@@ -45,7 +45,7 @@ say "== 4. The office: a server, a supervisor, a one-time code, a device's bundl
 sed -i 's/^listen *=.*/listen = 127.0.0.1:0/' "$t/office/fundwatch.conf"
 "$B/fundwatch-server" run --data "$t/office" -d 2>"$t/server.log" &
 spid=$!
-trap 'kill $spid 2>/dev/null; rm -rf "$t"' EXIT INT TERM
+trap 'kill $spid 2>/dev/null || true; rm -rf "$t"' EXIT INT TERM
 i=0
 while [ ! -s "$t/office/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 port=$(cat "$t/office/run/port")
