@@ -191,11 +191,17 @@ struct store_file {
 fw_err store_observe(struct agent *a, const struct fw_obs *o,
     const struct store_file *files, size_t nfiles, int move,
     char id[FW_ID_HEX + 1]);
-/* Attach files to an unsealed observation (FW_ERR_FORBIDDEN once sealed,
- * FW_ERR_NOT_FOUND if unknown, FW_ERR_LIMIT past FW_MAX_EVIDENCE); all or
- * nothing.  With move, each source is unlinked after the commit. */
-fw_err store_attach(struct agent *a, const char *obs_id,
-    const struct store_file *files, size_t nfiles, int move);
+/* Attach files to an observation; all or nothing.  While it is unsealed
+ * they join it (newid "", what must be NULL; FW_ERR_LIMIT past
+ * FW_MAX_EVIDENCE).  Once it is sealed (its bundle is signed) they go in
+ * a new observation that supplements it (PROTOCOL.md section 5) with the
+ * same subject, place, categories, severity and task, and `what` (NULL:
+ * a sentence naming the original): newid gets its id.  FW_ERR_NOT_FOUND
+ * if unknown, FW_ERR_FORBIDDEN if purged.  With move, each source is
+ * unlinked after the commit. */
+fw_err store_attach(struct agent *a, const char *obs_id, const char *what,
+    const struct store_file *files, size_t nfiles, int move,
+    char newid[FW_ID_HEX + 1]);
 /* Guess from a file name's extension: kind (-1 if unknown) and media
  * type ("application/octet-stream" if unknown). */
 int store_guess_kind(const char *path);
@@ -207,6 +213,7 @@ enum store_status {
 	STORE_SEALED,		/* in a bundle, prev fixed */
 	STORE_RECEIPTED,	/* a verified receipt names it */
 	STORE_PURGED,		/* text and evidence deleted after retention */
+	STORE_REFUSED,		/* a verified receipt names it refused: kept */
 };
 const char *store_status_name(enum store_status s);
 
@@ -221,6 +228,8 @@ struct store_obs_info {
 	int64_t purged;			/* 0 if not */
 	size_t nevidence;
 	uint64_t evidence_bytes;	/* blob bytes */
+	char refusal[256];		/* "error: message" if refused, else "" */
+	char supplements[FW_ID_HEX + 1];	/* "" or the observation it adds to */
 };
 typedef fw_err (*store_obs_fn)(void *ctx, const struct store_obs_info *i);
 /* Every observation in seq order (at most limit, 0 = all). */

@@ -711,15 +711,21 @@ cmd_observe(const struct agent_opts *g, int argc, char **argv)
 static const char attach_usage[] =
     "usage: fundwatch-agent attach OBS FILE... [--kind photo|audio|video|"
     "document]\n"
-    "           [--move] [--json]\n"
+    "           [--what TEXT] [--move] [--json]\n"
     "\n"
-    "Adds evidence files to an observation that is not sealed yet.  Each\n"
-    "file is encrypted to the office key as it is read; the kind and media\n"
-    "type are guessed from the extension unless --kind is given.  With\n"
-    "--move each original is deleted once its encrypted copy is on disk.\n";
+    "Adds evidence files to observation OBS.  Each file is encrypted to the\n"
+    "office key as it is read; the kind and media type are guessed from the\n"
+    "extension unless --kind is given.  With --move each original is\n"
+    "deleted once its encrypted copy is on disk.\n"
+    "\n"
+    "While OBS is not sealed yet the files join it.  Once it is sealed into\n"
+    "a signed bundle (or sent, as when the office asks for more evidence)\n"
+    "they go in a new observation that supplements OBS: same subject,\n"
+    "place, categories and severity, the office files it with OBS's case,\n"
+    "and --what says what the new files show.\n";
 
 static const struct argopt attach_opts[] = {
-	{"kind", ARG_ONE}, {"move", ARG_FLAG},
+	{"kind", ARG_ONE}, {"move", ARG_FLAG}, {"what", ARG_ONE},
 };
 
 static fw_err
@@ -735,6 +741,7 @@ attach_check(const struct cmd_def *d, const struct args *p)
 static int
 attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
+	char newid[FW_ID_HEX + 1] = "";
 	struct observe_req r;
 	fw_err e;
 	int rc;
@@ -746,7 +753,8 @@ attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		return cmd_fail(&p->o, "attach", e);
 	if ((a = cmd_open(&p->o)) == NULL)
 		return 1;
-	e = store_attach(a, p->pos[0], r.files, r.nfiles, r.move);
+	e = store_attach(a, p->pos[0], arg_get(p, "what"), r.files, r.nfiles,
+	    r.move, newid);
 	if (e == FW_OK)
 		daemon_nudge(a);
 	agent_close(a);
@@ -757,7 +765,14 @@ attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 
 		json_object_set_new(j, "id", json_string(p->pos[0]));
 		json_object_set_new(j, "attached", json_integer((json_int_t)r.nfiles));
+		if (newid[0] != '\0')
+			json_object_set_new(j, "supplement", json_string(newid));
 		rc = json_out(j);
+	} else if (newid[0] != '\0') {
+		printf("%s is sealed: attached %zu file%s in observation %s, "
+		    "which supplements it\n", p->pos[0], r.nfiles,
+		    r.nfiles == 1 ? "" : "s", newid);
+		rc = 0;
 	} else {
 		printf("attached %zu file%s to %s\n", r.nfiles,
 		    r.nfiles == 1 ? "" : "s", p->pos[0]);
@@ -782,8 +797,8 @@ static const char list_usage[] =
     "usage: fundwatch-agent list [--limit N] [--json]\n"
     "\n"
     "Lists the observations on this device, oldest first: sequence number,\n"
-    "id, capture time, state (captured, sealed, receipted, purged) and\n"
-    "evidence.\n";
+    "id, capture time, state (captured, sealed, receipted, refused by the\n"
+    "office, purged) and evidence.\n";
 
 static json_t *
 info_json(const struct store_obs_info *i)
@@ -801,6 +816,10 @@ info_json(const struct store_obs_info *i)
 	json_object_set_new(j, "evidence", json_integer((json_int_t)i->nevidence));
 	json_object_set_new(j, "evidence_bytes",
 	    json_integer((json_int_t)i->evidence_bytes));
+	if (i->refusal[0] != '\0')
+		json_object_set_new(j, "refusal", json_string(i->refusal));
+	if (i->supplements[0] != '\0')
+		json_object_set_new(j, "supplements", json_string(i->supplements));
 	return j;
 }
 
@@ -953,9 +972,16 @@ show_human(const struct store_obs_info *i, const struct fw_obs *o)
 	if (i->bundle[0] != '\0')
 		printf(" (bundle %s)", i->bundle);
 	if (i->receipted > 0) {
-		printf("\nreceipted: ");
+		printf(i->status == STORE_REFUSED ? "\nrefused:   " :
+		    "\nreceipted: ");
 		put_time(stdout, i->receipted);
 	}
+	if (i->refusal[0] != '\0') {
+		printf("\nreason:    ");
+		put_text(stdout, i->refusal);
+	}
+	if (i->supplements[0] != '\0')
+		printf("\nsupplements: %s", i->supplements);
 	if (i->status == STORE_PURGED) {
 		printf("\npurged:    ");
 		put_time(stdout, i->purged);
@@ -1889,7 +1915,7 @@ cmd_config(const struct agent_opts *g, int argc, char **argv)
 const struct cmd cmd_table[] = {
 	{"enroll", enroll_main, "enroll this device with the office (once)"},
 	{"observe", cmd_observe, "record an observation; prints its id"},
-	{"attach", cmd_attach, "add evidence files to an unsealed observation"},
+	{"attach", cmd_attach, "add evidence files to an observation"},
 	{"list", cmd_list, "list the observations on this device"},
 	{"show", cmd_show, "show one observation"},
 	{"status", cmd_status, "what waits to be sent, last and next sync"},

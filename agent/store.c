@@ -40,7 +40,7 @@
 
 #include "agent.h"
 
-#define STORE_SCHEMA		1
+#define STORE_SCHEMA		2
 #define STORE_IO_BUF		(64u << 10)
 #define STORE_BUSY_MS		15000
 #define STORE_PATH_MAX		4096
@@ -57,6 +57,18 @@
 #define STORE_EINTR_MAX		1000
 #define STORE_KEY_WIPE_MAX	(64u << 10)
 #define STORE_BLOBS_MAX		(FW_MAX_OBSERVATIONS * FW_MAX_EVIDENCE)
+
+/* The columns obs_from_row reads, in its order. */
+#define OBS_COLS "seq, id, captured, status, place_text, lat_e7, lon_e7," \
+	" accuracy_m, subject_kind, subject_name, institution, categories," \
+	" what, severity, task, prev, hash, bundle_seq, receipted, purged," \
+	" boot_id, mono, supplements"
+
+/* Schema 1 -> 2: an observation may add evidence to an earlier one, and
+ * the office's refusal of one is kept with it. */
+static const char store_sql_upgrade_1[] =
+    "ALTER TABLE obs ADD COLUMN supplements TEXT;"
+    "ALTER TABLE obs ADD COLUMN refusal TEXT;";
 
 static const char store_sql_schema[] =
     "CREATE TABLE IF NOT EXISTS meta ("
@@ -82,6 +94,7 @@ static const char store_sql_schema[] =
     "  categories TEXT, what TEXT, severity INTEGER NOT NULL DEFAULT 0,"
     "  task TEXT,"
     "  prev TEXT, hash TEXT,"
+    "  supplements TEXT, refusal TEXT,"
     "  bundle_seq INTEGER REFERENCES bundles(seq),"
     "  receipted INTEGER, purged INTEGER);"
     "CREATE INDEX IF NOT EXISTS obs_status ON obs(status, seq);"
@@ -396,7 +409,8 @@ db_open(struct agent *a)
 		return FW_OK;
 	if ((e = db_begin(a, "store: schema")) != FW_OK)
 		return e;
-	if ((e = db_exec(a, store_sql_schema, "store: schema")) != FW_OK ||
+	if ((e = db_exec(a, schema == 0 ? store_sql_schema :
+	    store_sql_upgrade_1, "store: schema")) != FW_OK ||
 	    (e = meta_set_int(a, "schema", STORE_SCHEMA)) != FW_OK ||
 	    (e = db_commit(a, "store: schema")) != FW_OK) {
 		db_rollback(a);
@@ -1267,6 +1281,8 @@ store_status_name(enum store_status s)
 		return "receipted";
 	case STORE_PURGED:
 		return "purged";
+	case STORE_REFUSED:
+		return "refused";
 	}
 	return "unknown";
 }
@@ -1665,9 +1681,9 @@ insert_obs(struct agent *a, const struct fw_obs *o, int64_t *seq)
 	mono_now(&mono, boot, sizeof boot);
 	if ((e = db_prep(a, "INSERT INTO obs (seq, id, captured, boot_id, mono,"
 	    " status, place_text, lat_e7, lon_e7, accuracy_m, subject_kind,"
-	    " subject_name, institution, categories, what, severity, task)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-	    " ?13, ?14, ?15, ?16)", &st, "observe")) != FW_OK) {
+	    " subject_name, institution, categories, what, severity, task,"
+	    " supplements) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?10,"
+	    " ?11, ?12, ?13, ?14, ?15, ?16, ?17)", &st, "observe")) != FW_OK) {
 		free(cats);
 		return e;
 	}
@@ -1691,6 +1707,7 @@ insert_obs(struct agent *a, const struct fw_obs *o, int64_t *seq)
 	bind_text(st, 14, o->what);
 	sqlite3_bind_int(st, 15, (int)o->severity);
 	bind_text(st, 16, o->task);
+	bind_text(st, 17, o->supplements[0] != '\0' ? o->supplements : NULL);
 	e = db_done(a, st, "observe");
 	sqlite3_finalize(st);
 	free(cats);
@@ -1806,9 +1823,57 @@ obs_resolve(struct agent *a, const char *text, int64_t *seq, int *status,
 	return e;
 }
 
+static fw_err obs_from_row(struct agent *, sqlite3_stmt *, struct fw_obs *);
+
+/* Evidence for observation id (seq), already sealed: a new observation
+ * that supplements it, with its subject, place, categories, severity and
+ * task, and `what` (or a sentence naming the original). */
+static fw_err
+attach_supplement(struct agent *a, const char *id, int64_t seq,
+    const char *what, const struct store_file *files, size_t nfiles, int move,
+    char newid[FW_ID_HEX + 1])
+{
+	char dflt[96];
+	struct fw_obs o, n;
+	sqlite3_stmt *st;
+	fw_err e;
+	int rc;
+
+	if ((e = db_prep(a, "SELECT " OBS_COLS " FROM obs WHERE seq = ?1", &st,
+	    "attach")) != FW_OK)
+		return e;
+	sqlite3_bind_int64(st, 1, seq);
+	memset(&o, 0, sizeof o);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+		e = rc == SQLITE_DONE ? fw_seterr(FW_ERR_NOT_FOUND, "attach: "
+		    "observation %s vanished", id) : db_err(a, rc, "attach");
+	else if (sqlite3_column_int(st, 3) == STORE_PURGED)
+		e = fw_seterr(FW_ERR_FORBIDDEN, "attach: observation %s was purged "
+		    "after its retention period; record a new observation with "
+		    "`observe ... --attach FILE`", id);
+	else
+		e = obs_from_row(a, st, &o);
+	sqlite3_finalize(st);
+	if (e == FW_OK) {
+		snprintf(dflt, sizeof dflt, "Further evidence for observation %s.",
+		    id);
+		n = o;
+		n.what = (char *)(what != NULL ? what : dflt);
+		n.captured = (int64_t)time(NULL);
+		n.has_boot = 0;
+		n.evidence = NULL;
+		n.nevidence = 0;
+		snprintf(n.supplements, sizeof n.supplements, "%s", id);
+		e = store_observe(a, &n, files, nfiles, move, newid);
+	}
+	bundle_obs_clear(&o);
+	return e;
+}
+
 fw_err
-store_attach(struct agent *a, const char *obs_id,
-    const struct store_file *files, size_t nfiles, int move)
+store_attach(struct agent *a, const char *obs_id, const char *what,
+    const struct store_file *files, size_t nfiles, int move,
+    char newid[FW_ID_HEX + 1])
 {
 	struct blob_tmp *bt = NULL;
 	char id[FW_ID_HEX + 1];
@@ -1817,6 +1882,7 @@ store_attach(struct agent *a, const char *obs_id,
 	size_t i;
 	fw_err e;
 
+	newid[0] = '\0';
 	if ((e = capture_ready(a, "attach")) != FW_OK)
 		return e;
 	if (nfiles == 0)
@@ -1825,6 +1891,9 @@ store_attach(struct agent *a, const char *obs_id,
 		return fw_errctx(e, "attach");
 	if (status != STORE_CAPTURED)
 		goto sealed;
+	if (what != NULL)
+		return fw_seterr(FW_ERR_INVALID, "attach: observation %s is not "
+		    "sealed yet, so the files join it and --what has no use", id);
 	{
 		sqlite3_stmt *st;
 
@@ -1892,10 +1961,7 @@ fail:
 	blobs_done(bt, nfiles, 0);
 	return e;
 sealed:
-	return fw_seterr(FW_ERR_FORBIDDEN, "attach: observation %s is already "
-	    "sealed into a signed bundle; evidence can only be added before "
-	    "that (record a new observation with `observe ... --attach FILE`)",
-	    id);
+	return attach_supplement(a, id, seq, what, files, nfiles, move, newid);
 }
 
 /* ---- reading observations --------------------------------------------------- */
@@ -1984,11 +2050,6 @@ load_evidence(struct agent *a, int64_t seq, struct fw_obs *o)
 	return e;
 }
 
-#define OBS_COLS "seq, id, captured, status, place_text, lat_e7, lon_e7," \
-	" accuracy_m, subject_kind, subject_name, institution, categories," \
-	" what, severity, task, prev, hash, bundle_seq, receipted, purged," \
-	" boot_id, mono"
-
 /* The boot clock at capture, for the manifest: the kernel's boot id
  * without its dashes, and milliseconds since boot.  Left out if either
  * is unknown. */
@@ -2044,6 +2105,9 @@ obs_from_row(struct agent *a, sqlite3_stmt *st, struct fw_obs *o)
 	if (col_text(st, 15) != NULL)
 		snprintf(o->prev, sizeof o->prev, "%s", col_text(st, 15));
 	boot_from_row(st, 20, 21, o);
+	if (col_text(st, 22) != NULL)
+		snprintf(o->supplements, sizeof o->supplements, "%s",
+		    col_text(st, 22));
 	return load_evidence(a, (int64_t)o->seq, o);
 }
 
@@ -2061,13 +2125,18 @@ info_from_row(sqlite3_stmt *st, struct store_obs_info *i)
 		snprintf(i->bundle, sizeof i->bundle, "%s", col_text(st, 6));
 	i->nevidence = (size_t)sqlite3_column_int64(st, 7);
 	i->evidence_bytes = (uint64_t)sqlite3_column_int64(st, 8);
+	if (col_text(st, 9) != NULL)
+		snprintf(i->refusal, sizeof i->refusal, "%s", col_text(st, 9));
+	if (col_text(st, 10) != NULL)
+		snprintf(i->supplements, sizeof i->supplements, "%s",
+		    col_text(st, 10));
 }
 
 #define INFO_SQL "SELECT o.seq, o.id, o.captured, o.status," \
 	" COALESCE(o.receipted, 0), COALESCE(o.purged, 0), b.id," \
 	" (SELECT COUNT(*) FROM evidence e WHERE e.obs_seq = o.seq)," \
 	" (SELECT COALESCE(SUM(blob_size), 0) FROM evidence e" \
-	"  WHERE e.obs_seq = o.seq)" \
+	"  WHERE e.obs_seq = o.seq), o.refusal, o.supplements" \
 	" FROM obs o LEFT JOIN bundles b ON b.seq = o.bundle_seq"
 
 fw_err
@@ -2536,6 +2605,42 @@ store_blob_size(struct agent *a, const char *hex, uint64_t *size)
 
 /* ---- receipts and purge ------------------------------------------------------------ */
 
+/* The observations of bundle bseq that the receipt names refused: kept on
+ * the device, marked refused with the office's reason. */
+static fw_err
+receipt_refused(struct agent *a, const json_t *list, int64_t bseq)
+{
+	sqlite3_stmt *st;
+	fw_err e = FW_OK;
+
+	if (json_array_size(list) == 0)
+		return FW_OK;
+	if ((e = db_prep(a, "UPDATE obs SET status = 4, receipted = ?1,"
+	    " refusal = ?2 WHERE id = ?3 AND bundle_seq = ?4 AND status = 1", &st,
+	    "receipt")) != FW_OK)
+		return e;
+	for (size_t i = 0; e == FW_OK && i < json_array_size(list); i++) {
+		const json_t *r = json_array_get(list, i);
+		const char *id = json_string_value(json_object_get(r, "observation"));
+		const char *err = json_string_value(json_object_get(r, "error"));
+		const char *msg = json_string_value(json_object_get(r, "message"));
+		char why[256];
+
+		if (id == NULL)
+			continue;
+		snprintf(why, sizeof why, "%s%s%s", err ? err : "refused",
+		    msg ? ": " : "", msg ? msg : "");
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+		bind_text(st, 2, why);
+		bind_text(st, 3, id);
+		sqlite3_bind_int64(st, 4, bseq);
+		e = db_done(a, st, "receipt");
+	}
+	sqlite3_finalize(st);
+	return e;
+}
+
 fw_err
 store_receipt(struct agent *a, const char *bundle_id, const uint8_t *answer,
     size_t len)
@@ -2606,6 +2711,9 @@ store_receipt(struct agent *a, const char *bundle_id, const uint8_t *answer,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
+	if ((e = receipt_refused(a, json_object_get(rc_obj, "refused"),
+	    bseq)) != FW_OK)
+		goto rollback;
 	if ((e = db_prep(a, "UPDATE bundles SET receipt = ?1, receipted = ?2"
 	    " WHERE seq = ?3", &st, "receipt")) != FW_OK)
 		goto rollback;
@@ -2670,11 +2778,11 @@ purge_batch(struct agent *a, int64_t cutoff, size_t *n)
 		goto rollback;
 	}
 	/* A blob goes only if no observation still waiting for a receipt
-	 * (captured or sealed) names it. */
+	 * (captured or sealed) or kept refused names it. */
 	if ((e = db_prep(a, "SELECT DISTINCT e.blob FROM evidence e WHERE"
 	    " e.obs_seq = ?1 AND NOT EXISTS (SELECT 1 FROM evidence e2 JOIN obs"
 	    " o2 ON o2.seq = e2.obs_seq WHERE e2.blob = e.blob AND o2.status"
-	    " < 2)", &st, "purge")) != FW_OK)
+	    " IN (0, 1, 4))", &st, "purge")) != FW_OK)
 		goto rollback;
 	for (i = 0; i < ns && e == FW_OK; i++) {
 		sqlite3_reset(st);

@@ -57,7 +57,8 @@ static const char *const manifest_keys[] = {
 };
 static const char *const obs_keys[] = {
 	"id", "seq", "prev", "captured", "boot_id", "uptime_ms", "place",
-	"subject", "categories", "what", "severity", "task", "evidence", NULL,
+	"subject", "categories", "what", "severity", "task", "supplements",
+	"evidence", NULL,
 };
 static const char *const place_keys[] = {
 	"text", "lat_e7", "lon_e7", "accuracy_m", NULL,
@@ -598,6 +599,14 @@ obs_from_json(const json_t *o, const char *w, struct fw_obs *ob)
 	if ((e = get_code(o, "task", 1, &ob->task, w)) != FW_OK ||
 	    (e = boot_from_json(o, w, ob)) != FW_OK)
 		return e;
+	if (json_object_get(o, "supplements") != NULL) {
+		if ((e = get_hex(o, "supplements", FW_ID_HEX, ob->supplements,
+		    w)) != FW_OK)
+			return e;
+		if (strcmp(ob->supplements, ob->id) == 0)
+			return fw_seterr(FW_ERR_FIELD_VALUE, "%s: field 'supplements' "
+			    "names the observation itself", w);
+	}
 	return evidence_list_from_json(o, w, ob);
 }
 
@@ -950,6 +959,8 @@ obs_to_json(const struct fw_obs *ob, const char *w, json_t **out)
 	jb_enum(&b, o, "severity", bundle_severity_name(ob->severity));
 	if (ob->task != NULL)
 		jb_str(&b, o, "task", ob->task);
+	if (ob->supplements[0] != '\0')
+		jb_hex(&b, o, "supplements", ob->supplements, sizeof ob->supplements);
 	ev = jb_new(&b, json_array);
 	for (i = 0; i < ob->nevidence && b.e == FW_OK; i++)
 		jb_append(&b, ev, evidence_to_json(&b, &ob->evidence[i]));

@@ -84,6 +84,8 @@ struct fw_obs {
 	char *what;
 	enum fw_severity severity;
 	char *task;			/* NULL if absent */
+	char supplements[FW_ID_HEX + 1];	/* "" or the id of an earlier
+					   observation this one adds to */
 	struct fw_evidence *evidence;
 	size_t nevidence;
 };

@@ -354,7 +354,7 @@ test_attach_age(void **state)
 {
 	struct fx *f = *state;
 	char photo[300], audio[300], back[300], id[FW_ID_HEX + 1];
-	char path[4096], hex[SHA256_HEX + 1];
+	char path[4096], hex[SHA256_HEX + 1], nid[FW_ID_HEX + 1];
 	uint8_t dig[SHA256_LEN];
 	struct store_file sf[2];
 	struct store_obs_info info;
@@ -369,7 +369,8 @@ test_attach_age(void **state)
 	capture(f, "Kangmei pharmacy", NULL, 0, id);
 	sf[0] = (struct store_file){photo, -1, NULL};
 	sf[1] = (struct store_file){audio, -1, NULL};
-	OK(store_attach(f->a, id, sf, 2, 1));
+	OK(store_attach(f->a, id, NULL, sf, 2, 1, nid));
+	assert_string_equal(nid, "");		/* unsealed: joined it */
 	/* --move: the plaintext is gone, only the age files stay. */
 	assert_false(exists(photo));
 	assert_false(exists(audio));
@@ -410,9 +411,8 @@ static void
 test_attach_refusals(void **state)
 {
 	struct fx *f = *state;
-	char id[FW_ID_HEX + 1], bid[SHA256_HEX + 1], doc[300], odd[300];
+	char id[FW_ID_HEX + 1], doc[300], odd[300], nid[FW_ID_HEX + 1];
 	struct store_file sf;
-	int sealed;
 
 	PATHF(doc, "%s/note.txt", f->root);
 	PATHF(odd, "%s/blob.xyz", f->root);
@@ -420,21 +420,21 @@ test_attach_refusals(void **state)
 	write_file(odd, 100, 1);
 	capture(f, "Renmin hospital", NULL, 0, id);
 	sf = (struct store_file){odd, -1, NULL};
-	EXPECT(store_attach(f->a, id, &sf, 1, 0), FW_ERR_FIELD_VALUE,
+	EXPECT(store_attach(f->a, id, NULL, &sf, 1, 0, nid), FW_ERR_FIELD_VALUE,
 	    "unknown extension without --kind");
 	sf.kind = FW_EV_DOCUMENT;
-	OK(store_attach(f->a, id, &sf, 1, 0));	/* with --kind it goes */
+	OK(store_attach(f->a, id, NULL, &sf, 1, 0, nid));	/* with --kind it goes */
 	sf = (struct store_file){"/nonexistent/x.jpg", -1, NULL};
-	EXPECT(store_attach(f->a, id, &sf, 1, 0), FW_ERR_NOT_FOUND, "missing file");
+	EXPECT(store_attach(f->a, id, NULL, &sf, 1, 0, nid), FW_ERR_NOT_FOUND, "missing file");
 	sf = (struct store_file){doc, -1, NULL};
-	EXPECT(store_attach(f->a, "0123456789abcdef0123456789abcdef", &sf, 1, 0),
+	EXPECT(store_attach(f->a, "0123456789abcdef0123456789abcdef", NULL,
+	    &sf, 1, 0, nid),
 	    FW_ERR_NOT_FOUND, "unknown observation");
-	EXPECT(store_attach(f->a, "xyz", &sf, 1, 0), FW_ERR_INVALID, "bad id");
-	OK(store_seal(f->a, 0, 0, bid, &sealed));
-	assert_int_equal(sealed, 1);
-	EXPECT(store_attach(f->a, id, &sf, 1, 0), FW_ERR_FORBIDDEN,
-	    "attach after sealing");
+	EXPECT(store_attach(f->a, "xyz", NULL, &sf, 1, 0, nid), FW_ERR_INVALID, "bad id");
+	EXPECT(store_attach(f->a, id, "a note", &sf, 1, 0, nid), FW_ERR_INVALID,
+	    "--what while unsealed");
 	assert_int_equal(count(f, "SELECT COUNT(*) FROM evidence"), 1);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs"), 1);
 	/* The refused file was not even encrypted. */
 	{
 		char path[4096];
@@ -634,6 +634,146 @@ test_receipt_purge(void **state)
 	assert_int_equal(sealed, 1);
 }
 
+/* One observation with one evidence file (made at root/name, its path in
+ * path), sealed alone into bundle bid; sf describes the file. */
+static void
+capture_sealed(struct fx *f, const char *name, char path[300],
+    struct store_file *sf, char id[FW_ID_HEX + 1], char bid[SHA256_HEX + 1])
+{
+	int sealed;
+
+	assert_true((size_t)snprintf(path, 300, "%s/%s", f->root, name) < 300);
+	write_file(path, 5000, 3);
+	*sf = (struct store_file){path, -1, NULL};
+	capture(f, "Kangmei pharmacy", sf, 1, id);
+	OK(store_seal(f->a, 0, 0, bid, &sealed));
+	assert_int_equal(sealed, 1);
+}
+
+/* A receipt whose refused list names observations of the bundle. */
+static void
+receipt_refusing(struct fx *f, const char *bid, const char *ok,
+    const char *refused)
+{
+	char buf[2048];
+	int n;
+
+	n = snprintf(buf, sizeof buf, "{\"receipt\":{\"version\":1,\"bundle\":"
+	    "\"%s\",\"device\":\"%s\",\"observations\":[\"%s\"],\"refused\":"
+	    "[{\"observation\":\"%s\",\"error\":\"not_appointed\",\"message\":"
+	    "\"the term of S-0001 ended\"}]},\"signature\":\"AAAA\"}", bid,
+	    f->a->device_id, ok, refused);
+	assert_true(n > 0 && (size_t)n < sizeof buf);
+	OK(store_receipt(f->a, bid, (const uint8_t *)buf, (size_t)n));
+}
+
+/* Evidence for a sealed observation goes in a new one that supplements it;
+ * a refused observation is kept, marked with the reason. */
+static void
+test_attach_supplement(void **state)
+{
+	struct fx *f = *state;
+	char id[FW_ID_HEX + 1], s1[FW_ID_HEX + 1], s2[FW_ID_HEX + 1];
+	char s3[FW_ID_HEX + 1], bid[SHA256_HEX + 1], doc[300], text[128];
+	const char *ids[1];
+	struct store_obs_info info;
+	struct store_file sf;
+	struct fw_obs o;
+	size_t n;
+	int sealed;
+
+	capture_sealed(f, "receipt.pdf", doc, &sf, id, bid);
+	OK(store_attach(f->a, id, NULL, &sf, 1, 0, s1));
+	assert_int_equal(strlen(s1), FW_ID_HEX);
+	assert_string_not_equal(s1, id);
+	/* The original is untouched; the new one carries its subject. */
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM evidence e JOIN obs o ON"
+	    " o.seq = e.obs_seq WHERE o.status = 1"), 1);
+	OK(store_show(f->a, s1, &info, &o));
+	assert_int_equal(info.status, STORE_CAPTURED);
+	assert_string_equal(info.supplements, id);
+	assert_string_equal(o.supplements, id);
+	assert_string_equal(o.subject.name, "Kangmei pharmacy");
+	assert_string_equal(o.categories[0], "FAKE_BILL");
+	assert_string_equal(o.place.text, "Qingcheng district, Xinhua road 3");
+	assert_int_equal(o.place.lat_e7, 236817000);
+	assert_non_null(strstr(o.what, id));
+	assert_int_equal(o.nevidence, 1);
+	assert_int_equal(o.seq, 2);
+	bundle_obs_clear(&o);
+	/* With its own words; a supplement of a supplement is one too. */
+	OK(store_attach(f->a, id, "the pharmacy's receipt", &sf, 1, 0, s2));
+	OK(store_show(f->a, s2, &info, &o));
+	assert_string_equal(o.what, "the pharmacy's receipt");
+	bundle_obs_clear(&o);
+	/* Both go out in the next bundle, the field in its manifest. */
+	ids[0] = id;
+	receipt_for(f, bid, ids, 1);
+	OK(store_seal(f->a, 0, 0, bid, &sealed));
+	assert_int_equal(sealed, 1);
+	PATHF(text, "SELECT COUNT(*) FROM obs WHERE supplements = '%s' AND"
+	    " status = 1", id);
+	assert_int_equal(count(f, text), 2);
+	/* The office takes s1 and refuses s2: s2 stays, with the reason. */
+	receipt_refusing(f, bid, s1, s2);
+	OK(store_show(f->a, s2, &info, &o));
+	assert_int_equal(info.status, STORE_REFUSED);
+	assert_string_equal(store_status_name(info.status), "refused");
+	assert_string_equal(info.refusal,
+	    "not_appointed: the term of S-0001 ended");
+	assert_true(info.receipted > 0);
+	assert_int_equal(o.nevidence, 1);
+	bundle_obs_clear(&o);
+	/* Past retention the receipted ones go; the refused one stays. */
+	OK(store_purge(f->a, (int64_t)time(NULL) + f->a->cfg.retention + 1, &n));
+	assert_int_equal(n, 2);
+	OK(store_show(f->a, s2, &info, &o));
+	assert_int_equal(info.status, STORE_REFUSED);
+	assert_non_null(o.what);
+	bundle_obs_clear(&o);
+	/* A purged observation has nothing left to supplement. */
+	EXPECT(store_attach(f->a, id, NULL, &sf, 1, 0, s3), FW_ERR_FORBIDDEN,
+	    "attach to a purged observation");
+	assert_string_equal(s3, "");
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs"), 3);
+	/* A refused one can be supplemented (sent again with more). */
+	OK(store_attach(f->a, s2, NULL, &sf, 1, 0, s3));
+	OK(store_show(f->a, s3, &info, &o));
+	assert_string_equal(o.supplements, s2);
+	bundle_obs_clear(&o);
+}
+
+/* A store of schema 1 (before supplements and refusals) is upgraded in
+ * place, its observations kept. */
+static void
+test_schema_upgrade(void **state)
+{
+	struct fx *f = *state;
+	struct agent_config cfg;
+	char id[FW_ID_HEX + 1], s1[FW_ID_HEX + 1], bid[SHA256_HEX + 1], doc[300];
+	struct store_file sf;
+	int sealed;
+
+	PATHF(doc, "%s/a.jpg", f->root);
+	write_file(doc, 100, 3);
+	sf = (struct store_file){doc, -1, NULL};
+	capture(f, "Kangmei pharmacy", NULL, 0, id);
+	assert_int_equal(sqlite3_exec(f->a->db, "ALTER TABLE obs DROP COLUMN"
+	    " supplements; ALTER TABLE obs DROP COLUMN refusal; UPDATE meta SET"
+	    " value = 1 WHERE key = 'schema'", NULL, NULL, NULL), SQLITE_OK);
+	agent_close(f->a);
+	OK(config_defaults(&cfg));
+	OK(agent_open(f->data, &cfg, &f->a));
+	config_free(&cfg);
+	assert_int_equal(count(f, "SELECT value FROM meta WHERE key = 'schema'"),
+	    2);
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs WHERE supplements"
+	    " IS NULL AND refusal IS NULL"), 1);
+	OK(store_seal(f->a, 0, 0, bid, &sealed));
+	OK(store_attach(f->a, id, NULL, &sf, 1, 0, s1));
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs"), 2);
+}
+
 static void
 test_purge_keeps_shared_blob(void **state)
 {
@@ -645,13 +785,8 @@ test_purge_keeps_shared_blob(void **state)
 	struct store_file sf;
 	struct fw_obs o;
 	size_t n;
-	int sealed;
 
-	PATHF(photo, "%s/p.jpg", f->root);
-	write_file(photo, 3000, 5);
-	sf = (struct store_file){photo, -1, NULL};
-	capture(f, "Kangmei pharmacy", &sf, 1, id[0]);
-	OK(store_seal(f->a, 0, 0, bid, &sealed));
+	capture_sealed(f, "p.jpg", photo, &sf, id[0], bid);
 	capture(f, "Later", NULL, 0, id[1]);
 	OK(store_show(f->a, id[0], &info, &o));
 	/* The second (unreceipted) observation names the same blob. */
@@ -1132,7 +1267,7 @@ test_disk_full(void **state)
 	{
 		struct store_obs_info info;
 		struct fw_obs o;
-		char first[FW_ID_HEX + 1];
+		char first[FW_ID_HEX + 1], nid[FW_ID_HEX + 1];
 		sqlite3_stmt *st;
 
 		assert_int_equal(sqlite3_prepare_v2(g.a->db, "SELECT id FROM obs",
@@ -1140,7 +1275,7 @@ test_disk_full(void **state)
 		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 		PATHF(first, "%s", sqlite3_column_text(st, 0));
 		sqlite3_finalize(st);
-		EXPECT(store_attach(g.a, first, &sf, 1, 1), FW_ERR_NOSPACE,
+		EXPECT(store_attach(g.a, first, NULL, &sf, 1, 1, nid), FW_ERR_NOSPACE,
 		    "attach bigger than the disk");
 		OK(store_show(g.a, first, &info, &o));
 		assert_int_equal(o.nevidence, 0);
@@ -1163,6 +1298,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_seal_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seal_max_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_receipt_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_supplement, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_schema_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_keeps_shared_blob, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_cleaned, setup, teardown),

@@ -134,6 +134,10 @@ make_manifest(const char *device, size_t nobs, unsigned nev,
 		fill_obs(&m->obs[i], (unsigned)i, nev);
 		m->obs[i].seq = first_seq + i;
 	}
+	/* Odd observations add evidence to the one before them. */
+	for (i = 1; i < nobs; i += 2)
+		memcpy(m->obs[i].supplements, m->obs[i - 1].id,
+		    sizeof m->obs[i].supplements);
 	/* The first link is to what the caller already holds. */
 	snprintf(m->obs[0].prev, sizeof m->obs[0].prev, "%s",
 	    first_seq == 1 ? ZERO64 : HEX64A);
@@ -500,6 +504,7 @@ test_obs_canonical_literal(void **state)
 	buf_reset(&b);
 	EXPECT(bundle_obs_canonical(&o, &b), FW_OK, "canonical, no options");
 	assert_null(strstr((char *)b.data, "task"));
+	assert_null(strstr((char *)b.data, "supplements"));
 	assert_null(strstr((char *)b.data, "institution"));
 	assert_null(strstr((char *)b.data, "lat_e7"));
 	assert_null(strstr((char *)b.data, "accuracy_m"));
@@ -531,6 +536,7 @@ assert_obs_equal(const struct fw_obs *a, const struct fw_obs *b)
 	assert_string_equal(a->what, b->what);
 	assert_int_equal(a->severity, b->severity);
 	assert_string_equal(a->task, b->task);
+	assert_string_equal(a->supplements, b->supplements);
 	assert_int_equal(a->nevidence, b->nevidence);
 	for (i = 0; i < a->nevidence; i++) {
 		assert_int_equal(a->evidence[i].kind, b->evidence[i].kind);
@@ -881,6 +887,8 @@ test_lengths(void **state)
 		{O, "id", FW_ID_HEX + 1, FW_ERR_FIELD_LENGTH},
 		{O, "id", FW_ID_HEX - 1, FW_ERR_FIELD_LENGTH},
 		{O, "prev", SHA256_HEX - 1, FW_ERR_FIELD_LENGTH},
+		{O, "supplements", FW_ID_HEX + 1, FW_ERR_FIELD_LENGTH},
+		{O, "supplements", 0, FW_ERR_FIELD_LENGTH},
 		{"", "device", ED25519_DEVICE_ID_LEN + 1, FW_ERR_FIELD_LENGTH},
 		{E, "sha256", SHA256_HEX + 1, FW_ERR_FIELD_LENGTH},
 		{E, "blob", 0, FW_ERR_FIELD_LENGTH},
@@ -1074,6 +1082,11 @@ test_values(void **state)
 		{S, "institution", "\"a b\"", FW_ERR_FIELD_VALUE},
 		{S, "institution", "\"a/b\"", FW_ERR_FIELD_VALUE},
 		{O, "task", "\"t\\u00e9\"", FW_ERR_FIELD_VALUE},
+		{O, "supplements", "\"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz\"",
+		    FW_ERR_FIELD_VALUE},
+		{O, "supplements", "\"0123456789ABCDEF0123456789abcdef\"",
+		    FW_ERR_FIELD_VALUE},
+		{O, "supplements", "\"0123456789abcdef0123456789abcdef\"", FW_OK},
 		{O "/categories", "0", "\"a,b\"", FW_ERR_FIELD_VALUE},
 		{E, "media_type", "\"image/JPEG\"", FW_ERR_FIELD_VALUE},
 		{E, "media_type", "\"imagejpeg\"", FW_ERR_FIELD_VALUE},
@@ -1087,6 +1100,22 @@ test_values(void **state)
 
 	(void)state;
 	RUN_MUTS(muts, 1);
+}
+
+/* An observation cannot add evidence to itself. */
+static void
+test_supplements_self(void **state)
+{
+	json_t *t = base_tree(1, 1);
+	json_t *id = json_object_get(json_object_get(t, "observations") ?
+	    json_array_get(json_object_get(t, "observations"), 0) : NULL, "id");
+
+	(void)state;
+	assert_non_null(id);
+	set_at(t, O, "supplements", json_string(json_string_value(id)));
+	EXPECT(parse_tree(t), FW_ERR_FIELD_VALUE, "supplements itself");
+	assert_non_null(strstr(fw_errmsg(), "'supplements'"));
+	json_decref(t);
 }
 
 static void
@@ -1606,6 +1635,7 @@ main(void)
 		cmocka_unit_test(test_sequence_and_chain),
 		cmocka_unit_test(test_duplicate_values),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_supplements_self),
 		cmocka_unit_test(test_geo),
 		cmocka_unit_test(test_utf8_and_controls),
 		cmocka_unit_test(test_bad_times),
