@@ -1447,6 +1447,12 @@ feed_one(void *ctx, uint64_t cursor, json_t *msg, const char *done_obs)
 		printf("\n  ");
 	}
 	put_text(stdout, body_str(body, "text"));
+	if (strcmp(fp->kind, "feedback") == 0 && body_str(body, "status") != NULL &&
+	    strcmp(body_str(body, "status"), "evidence_requested") == 0) {
+		printf("\n  answer: fundwatch-agent attach ");
+		put_text(stdout, body_str(body, "observation"));
+		printf(" FILE... [--what TEXT]");
+	}
 	printf("\n\n");
 	return FW_OK;
 }

@@ -1384,6 +1384,64 @@ out:
 	return e;
 }
 
+/* The case of the clue that o supplements, if the same device reported it:
+ * its id, or 0 (then o is a clue like any other). */
+static fw_err
+case_of_supplemented(struct server *s, const struct fw_obs *o,
+    const char *device, int64_t *id)
+{
+	sqlite3_stmt *st;
+	fw_err e;
+
+	*id = 0;
+	if (o->supplements[0] == '\0')
+		return FW_OK;
+	if ((e = db_prepare(s->db, &st, "SELECT case_id FROM clues WHERE"
+	    " observation_id = ? AND device_id = ?", "ss", o->supplements,
+	    device)) != FW_OK)
+		return e;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return FW_OK;
+}
+
+/* Evidence supplied for case id: audited, the assignee told, and a case
+ * waiting for it back to investigating. */
+static fw_err
+case_supplied(struct server *s, int64_t id, const char *bundle,
+    const struct fw_obs *o, int64_t now)
+{
+	sqlite3_stmt *st;
+	char unit[FW_MAX_CODE + 1] = "", who[OFFICER_ID_MAX + 1] = "";
+	int waiting = 0;
+	fw_err e;
+
+	if ((e = db_prepare(s->db, &st, "SELECT unit, assignee, status ="
+	    " 'evidence_requested' FROM cases WHERE id = ?", "i", id)) != FW_OK)
+		return e;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(unit, sizeof unit, "%s", col_text(st, 0));
+		snprintf(who, sizeof who, "%s", col_text(st, 1));
+		waiting = sqlite3_column_int(st, 2);
+	}
+	sqlite3_finalize(st);
+	e = case_audit(s, "server", "case.evidence_supplied", id, json_pack("{ss ss"
+	    " ss}", "bundle", bundle, "observation", o->id, "supplements",
+	    o->supplements));
+	if (e == FW_OK)
+		e = db_run(s->db, "INSERT INTO notifications (case_id, officer_id,"
+		    " unit, kind, at) VALUES (?, ?, ?, 'evidence_supplied', ?)", "issi",
+		    id, who, unit, now);
+	if (e == FW_OK && waiting &&
+	    (e = db_run(s->db, "UPDATE cases SET status = 'investigating' WHERE"
+	    " id = ?", "i", id)) == FW_OK)
+		e = case_audit(s, "server", "case.status", id, json_pack("{ss ss ss}",
+		    "from", "evidence_requested", "to", "investigating", "observation",
+		    o->id));
+	return e;
+}
+
 fw_err
 case_add_clues(struct server *s, const struct fw_bundle *b, const char *supervisor,
     int64_t now)
@@ -1420,7 +1478,11 @@ case_add_clues(struct server *s, const struct fw_bundle *b, const char *supervis
 			json_array_append_new(cats, json_string(o->categories[k]));
 		case_institution_key(o->subject.institution, o->subject.name,
 		    o->place.text, inst);
-		e = case_find_merge(s, inst, cats, now, &id);
+		if ((e = case_of_supplemented(s, o, b->m->device, &id)) == FW_OK &&
+		    id != 0)
+			e = case_supplied(s, id, b->id, o, now);
+		else if (e == FW_OK)
+			e = case_find_merge(s, inst, cats, now, &id);
 		json_decref(cats);
 		merged = id != 0;
 		if (e == FW_OK && !merged)
@@ -1660,6 +1722,8 @@ case_clue_json(struct server *s, const struct officer *who, sqlite3_stmt *st,
 	    strcmp(obs, first) == 0, "device", col_text(st, 3));
 	if (c != NULL && (who->roles & ROLE_SEES_NAMES))
 		json_object_set_new(c, "reporter_name", json_string(col_text(st, 5)));
+	if (c != NULL && json_object_get(o, "supplements") != NULL)
+		json_object_set(c, "supplements", json_object_get(o, "supplements"));
 	json_decref(o);
 	return c;
 }

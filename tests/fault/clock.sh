@@ -151,6 +151,12 @@ else
 	nok "the capture after the term's end is refused as not_appointed"
 	show "$T/term-sync.json"; show "$T/term-sync.err"
 fi
+"$AGENT" show "$IDA" --json >"$T/after-show.json" 2>&1
+check "the device keeps the refused capture, marked refused with the reason" \
+    [ "$(jget "$T/after-show.json" status)" = refused -a \
+    -n "$(jget "$T/after-show.json" refusal | grep not_appointed)" ]
+"$AGENT" show "$IDB" --json >"$T/before-show.json" 2>&1
+check "and the accepted one receipted" [ "$(jget "$T/before-show.json" status)" = receipted ]
 "$SERVER" audit verify --data "$D" >"$T/audit.out" 2>&1
 check "audit verify passes" grep -q 'chain intact' "$T/audit.out"
 server_stop

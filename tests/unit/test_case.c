@@ -112,6 +112,10 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The device of the next clue, and the observation it supplements. */
+static const char *clue_device = "dev1";
+static const char *clue_supplements = "";
+
 /* One clue received at server time `at`: the observation row as
  * ingest_store writes it, then case_add_clues.  Returns its case id. */
 static int64_t
@@ -140,8 +144,9 @@ clue(int64_t at, const char *inst, const char *name, const char *place,
 	o.ncategories = cat2 ? 2 : 1;
 	o.what = (char *)"what was seen";
 	o.severity = major ? FW_SEV_MAJOR : FW_SEV_NORMAL;
+	snprintf(o.supplements, sizeof o.supplements, "%s", clue_supplements);
 	m.version = 1;
-	snprintf(m.device, sizeof m.device, "dev1");
+	snprintf(m.device, sizeof m.device, "%s", clue_device);
 	m.obs = &o;
 	m.nobs = 1;
 	b.m = &m;
@@ -152,8 +157,8 @@ clue(int64_t at, const char *inst, const char *name, const char *place,
 	assert_int_equal(db_begin(s->db), FW_OK);
 	assert_int_equal(db_run(s->db, "INSERT INTO observations (id, device_id, seq,"
 	    " hash, prev, canonical, bundle_id, supervisor_id, captured, received)"
-	    " VALUES (?, 'dev1', ?, ?, ?, ?, ?, 'S1', ?, ?)", "sissbsii", o.id,
-	    (int64_t)o.seq, hash, o.prev, canon.data, canon.len, b.id, o.captured, at),
+	    " VALUES (?, ?, ?, ?, ?, ?, ?, 'S1', ?, ?)", "ssissbsii", o.id,
+	    clue_device, (int64_t)o.seq, hash, o.prev, canon.data, canon.len, b.id, o.captured, at),
 	    FW_OK);
 	assert_int_equal(case_add_clues(s, &b, "S1", at), FW_OK);
 	assert_int_equal(db_commit(s->db), FW_OK);
@@ -258,6 +263,47 @@ test_merge_window(void **state)
 		assert_int_equal(c.ncategories, 2);
 		case_info_clear(&c);
 	}
+}
+
+/* A supplement joins the case of the clue it names, if the same device
+ * reported that clue, whatever its institution or the merge window; a
+ * case waiting for evidence goes back to investigating. */
+static void
+test_supplements(void **state)
+{
+	int64_t c1, c2, c3, c4;
+	char o1[FW_ID_HEX + 1];
+
+	(void)state;
+	c1 = clue(T0, "P200", "x", "y", "QY-5-1-01", NULL, 0, o1);
+	assert_int_equal(db_run(s->db, "UPDATE cases SET status ="
+	    " 'evidence_requested' WHERE id = ?", "i", c1), FW_OK);
+	clue_supplements = o1;
+	c2 = clue(T0 + 40 * DAY, "P999", "x", "y", "QY-5-1-02", NULL, 0, NULL);
+	assert_int_equal(c2, c1);
+	assert_int_equal(count("SELECT COUNT(*) FROM cases WHERE id = ? AND"
+	    " status = 'investigating'", c1), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM notifications WHERE"
+	    " case_id = ? AND kind = 'evidence_supplied'", c1), 1);
+	assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE subject ="
+	    " 'case:' || ? AND action = 'case.evidence_supplied'", c1), 1);
+	/* A second one while investigating: joined, the status stays. */
+	c3 = clue(T0 + 41 * DAY, "P999", "x", "y", "QY-5-1-02", NULL, 0, NULL);
+	assert_int_equal(c3, c1);
+	assert_int_equal(count("SELECT COUNT(*) FROM audit WHERE subject ="
+	    " 'case:' || ? AND action = 'case.status'", c1), 1);
+	/* Another device cannot attach to someone else's clue. */
+	clue_device = "dev2";
+	c4 = clue(T0 + 42 * DAY, "P998", "x", "y", "QY-5-1-02", NULL, 0, NULL);
+	assert_true(c4 > 0 && c4 != c1);
+	clue_device = "dev1";
+	/* An unknown original: a clue like any other (merged by the rules). */
+	clue_supplements = "ffffffffffffffffffffffffffffffff";
+	c4 = clue(T0 + 43 * DAY, "P998", "x", "y", "QY-5-1-02", NULL, 0, NULL);
+	assert_true(c4 > 0 && c4 != c1);
+	clue_supplements = "";
+	assert_int_equal(count("SELECT COUNT(*) FROM clues WHERE case_id = ?", c1),
+	    3);
 }
 
 static void
@@ -669,6 +715,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_institution_key),
 		cmocka_unit_test(test_merge_window),
+		cmocka_unit_test(test_supplements),
 		cmocka_unit_test(test_merge_names),
 		cmocka_unit_test(test_routing_recusal),
 		cmocka_unit_test(test_major_notifies),
