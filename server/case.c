@@ -2045,8 +2045,9 @@ case_extend(struct server *s, const struct officer *who, int64_t id,
 
 fw_err
 case_substantiate(struct server *s, const struct officer *who, int64_t id,
-    int64_t verified_fen, const char *grade, const char *text)
+    int64_t verified_fen, const char *grade, int64_t sum_fen, const char *text)
 {
+	const struct profile_grade *g = grade ? profile_grade(s->profile, grade) : NULL;
 	struct case_info c;
 	int64_t now = (int64_t)time(NULL), reward = -1;
 	char why[512];
@@ -2060,8 +2061,21 @@ case_substantiate(struct server *s, const struct officer *who, int64_t id,
 		    grade, s->profile->name);
 	if ((e = case_check_text("substantiation", text, 0)) != FW_OK)
 		return e;
-	/* No amount (or no grade): the profile's fixed sum, its minimum. */
-	if (verified_fen == 0 || grade == NULL)
+	/* A grade without a percentage takes the sum the officer enters, held
+	 * to the profile's bounds; any other grade computes it. */
+	if (sum_fen >= 0 && (g == NULL || g->percent_bp != PROFILE_NONE ||
+	    verified_fen == 0))
+		return fw_seterr(FW_ERR_INVALID, "a reward sum is entered only with "
+		    "a verified amount and a grade without a percentage; %s",
+		    verified_fen == 0 ? "a clue with no amount gets the profile's "
+		    "fixed sum" : "this grade computes the reward");
+	if (sum_fen >= 0) {
+		if ((e = rules_check_reward(s->profile, sum_fen, why,
+		    sizeof why)) != FW_OK)
+			return fw_seterr(e, "%s", why);
+		reward = sum_fen;
+	} else if (verified_fen == 0 || grade == NULL)
+		/* No amount (or no grade): the profile's fixed sum, its minimum. */
 		reward = s->profile->reward.min_fen;
 	else if ((e = rules_reward(s->profile, grade, verified_fen, &reward, why,
 	    sizeof why)) != FW_OK)

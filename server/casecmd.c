@@ -412,16 +412,18 @@ const char casecmd_case_usage[] =
     "       fundwatch-server case finding|escalate|extend ID --text T\n"
     "       fundwatch-server case request-evidence ID --text T [--observation O]\n"
     "       fundwatch-server case substantiate ID --amount YUAN [--grade G]\n"
-    "           [--text T]\n"
+    "           [--reward YUAN] [--text T]\n"
     "       fundwatch-server case approve ID\n"
     "       fundwatch-server case window [DAYS]   the merge window (default 30)\n"
     "every one takes [--as OFFICER] [--json]\n"
     "--overdue first escalates every newly overdue case to its unit lead.\n"
+    "--reward is the sum for a grade of the profile without a percentage.\n"
     "STATUS: accepted declined investigating evidence_requested\n"
     "not_substantiated closed.  Changes post feedback to the reporters.\n";
 
 struct casecmd_opts {
 	const char *as, *unit, *status, *text, *obs, *amount, *grade, *out;
+	const char *reward;
 	int overdue;
 };
 
@@ -485,6 +487,7 @@ casecmd_case(struct admin *a, int argc, char **argv)
 		{"observation", required_argument, NULL, 'o'},
 		{"amount", required_argument, NULL, 'm'},
 		{"grade", required_argument, NULL, 'g'},
+		{"reward", required_argument, NULL, 'r'},
 		{"out", required_argument, NULL, 'O'},
 		{"overdue", no_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
 	struct casecmd_opts op = {0};
@@ -509,6 +512,7 @@ casecmd_case(struct admin *a, int argc, char **argv)
 		case 'o': op.obs = optarg; break;
 		case 'm': op.amount = optarg; break;
 		case 'g': op.grade = optarg; break;
+		case 'r': op.reward = optarg; break;
 		case 'O': op.out = optarg; break;
 		case 'd': op.overdue = 1; break;
 		default: return casecmd_usage(casecmd_case_usage);
@@ -569,8 +573,12 @@ casecmd_case(struct admin *a, int argc, char **argv)
 	} else if (strcmp(verb, "request-evidence") == 0) {
 		e = case_request_evidence(a->s, w.who, id, op.obs, op.text);
 	} else if (strcmp(verb, "substantiate") == 0 && op.amount != NULL) {
-		if ((e = casecmd_amount(op.amount, &fen)) == FW_OK)
-			e = case_substantiate(a->s, w.who, id, fen, op.grade, op.text);
+		int64_t sum = -1;
+		if ((e = casecmd_amount(op.amount, &fen)) == FW_OK &&
+		    (op.reward == NULL || (e = casecmd_amount(op.reward,
+		    &sum)) == FW_OK))
+			e = case_substantiate(a->s, w.who, id, fen, op.grade, sum,
+			    op.text);
 	} else if (strcmp(verb, "approve") == 0) {
 		e = case_approve_reward(a->s, w.who, id);
 	} else {

@@ -612,11 +612,12 @@ office_action(struct office_ctx *x, int64_t id, const char *act, json_t **ans)
 	static const char *const k_req[] = {"observation", "text", NULL};
 	static const char *const k_status[] = {"status", "text", NULL};
 	static const char *const k_assign[] = {"officer", NULL};
-	static const char *const k_sub[] = {"verified_fen", "grade", "text", NULL};
+	static const char *const k_sub[] = {"verified_fen", "grade", "reward_fen",
+	    "text", NULL};
 	static const char *const k_none[] = {NULL};
 	struct server *s = x->s;
 	const char *text = NULL, *str = NULL;
-	int64_t fen = 0;
+	int64_t fen = 0, sum = -1;
 	json_t *b = NULL;
 	fw_err e;
 	int to;
@@ -668,9 +669,11 @@ office_action(struct office_ctx *x, int64_t id, const char *act, json_t **ans)
 		    &fen, NULL, act)) == FW_OK &&
 		    (e = jsonx_get_str(b, "grade", 0, 0, 1, FW_MAX_CODE, &str,
 		    act)) == FW_OK &&
+		    (e = jsonx_get_int(b, "reward_fen", 1, 0, INT64_C(100000000000000),
+		    &sum, NULL, act)) == FW_OK &&
 		    (e = jsonx_get_str(b, "text", 1, 1, 1, CASE_TEXT_MAX, &text,
 		    act)) == FW_OK)
-			e = case_substantiate(s, &x->who, id, fen, str, text);
+			e = case_substantiate(s, &x->who, id, fen, str, sum, text);
 	} else if (strcmp(act, "approve-reward") == 0) {
 		if ((e = office_body(x->rq, k_none, act, 0, &b)) == FW_OK)
 			e = case_approve_reward(s, &x->who, id);

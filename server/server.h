@@ -822,9 +822,13 @@ fw_err case_extend(struct server *s, const struct officer *who, int64_t id,
     const char *reason);
 /* Substantiated with verified_fen (0..10^14) and a grade of the profile:
  * reward = rules_reward for the first reporter, or reward.min_fen for a
- * clue with no amount (verified_fen 0); proposed, not yet approved. */
+ * clue with no amount (verified_fen 0), or sum_fen (-1: none) entered by
+ * the officer for a grade without a percentage, within the profile's
+ * bounds (FW_ERR_POLICY outside, FW_ERR_INVALID for any other grade);
+ * proposed, not yet approved. */
 fw_err case_substantiate(struct server *s, const struct officer *who,
-    int64_t id, int64_t verified_fen, const char *grade, const char *text);
+    int64_t id, int64_t verified_fen, const char *grade, int64_t sum_fen,
+    const char *text);
 /* CASE_ACT_REWARD: approve the proposed reward; feedback with the amount
  * to the first reporter's device. */
 fw_err case_approve_reward(struct server *s, const struct officer *who,

@@ -239,6 +239,10 @@ def main():
        "the assignee is notified of the evidence", notes)
 
     # ---- substantiated, rewarded, and the device hears of it ---------------------
+    st, body = off.call("POST", "/v1/office/cases/%d/substantiate" % cid,
+                        {"verified_fen": 1280000, "grade": "1", "reward_fen": 99900})
+    ok(st == 400 and json.loads(body).get("error") == "invalid_argument",
+       "a reward sum is refused for a grade that computes it", body)
     r = off.json("POST", "/v1/office/cases/%d/substantiate" % cid,
                  {"verified_fen": 1280000, "grade": "1", "text": "查实：违规结算 12800 元"})
     ok(r["case"]["status"] == "substantiated", "the officer substantiates 12,800 yuan", r)

@@ -491,7 +491,7 @@ test_rewards(void **state)
 		assert_int_equal(case_set_status(s, &off, id, CASE_ACCEPTED, NULL), FW_OK);
 		assert_int_equal(case_approve_reward(s, &rew, id), FW_ERR_CONFLICT);
 		assert_int_equal(case_substantiate(s, &off, id, cases[i].verified,
-		    cases[i].grade, NULL), FW_OK);
+		    cases[i].grade, -1, NULL), FW_OK);
 		assert_int_equal(case_get(s, id, &c), FW_OK);
 		assert_int_equal(c.reward_fen, cases[i].reward);
 		assert_int_equal(c.reward_state, CASE_REWARD_PROPOSED);
@@ -509,12 +509,56 @@ test_rewards(void **state)
 		    cases[i].reward);
 	}
 	/* Refused: a negative amount, an unknown grade. */
-	assert_int_equal(case_substantiate(s, &off, 1, -1, "1", NULL),
+	assert_int_equal(case_substantiate(s, &off, 1, -1, "1", -1, NULL),
 	    FW_ERR_FIELD_RANGE);
-	assert_int_equal(case_substantiate(s, &off, 1, 100, "9", NULL), FW_ERR_INVALID);
+	assert_int_equal(case_substantiate(s, &off, 1, 100, "9", -1, NULL), FW_ERR_INVALID);
 	officer_clear(&off);
 	officer_clear(&rew);
 	officer_clear(&lead);
+}
+
+/* Gaoping's grade without a percentage: the officer enters the sum, held
+ * to the national bounds; no other grade takes one. */
+static void
+test_reward_sum(void **state)
+{
+	struct profile *qy = s->profile, *gp = NULL;
+	struct officer off;
+	struct case_info c;
+	int64_t id, q;
+
+	(void)state;
+	assert_int_equal(profile_load("server/profiles/gaoping.conf", &gp), FW_OK);
+	who("a-off1", &off);
+	q = clue(T0, "G0", "n", "p", "QY-5-1-01", NULL, 0, NULL);
+	assert_int_equal(case_set_status(s, &off, q, CASE_ACCEPTED, NULL), FW_OK);
+	s->profile = gp;
+	id = clue(T0, "G1", "n", "p", "QY-5-1-01", NULL, 0, NULL);
+	assert_int_equal(case_set_status(s, &off, id, CASE_ACCEPTED, NULL), FW_OK);
+	assert_int_equal(case_substantiate(s, &off, id, 5000000, "default", -1,
+	    NULL), FW_ERR_POLICY);
+	assert_non_null(strstr(fw_errmsg(), "no percentage"));
+	assert_int_equal(case_substantiate(s, &off, id, 5000000, "default", 19999,
+	    NULL), FW_ERR_POLICY);
+	assert_int_equal(case_substantiate(s, &off, id, 5000000, "default",
+	    20000001, NULL), FW_ERR_POLICY);
+	assert_int_equal(case_substantiate(s, &off, id, 0, "default", 150000,
+	    NULL), FW_ERR_INVALID);		/* no amount: the fixed sum */
+	assert_int_equal(case_get(s, id, &c), FW_OK);
+	assert_int_equal(c.status, CASE_ACCEPTED);	/* nothing changed */
+	case_info_clear(&c);
+	assert_int_equal(case_substantiate(s, &off, id, 5000000, "default", 150000,
+	    "sum set by the office"), FW_OK);
+	assert_int_equal(case_get(s, id, &c), FW_OK);
+	assert_int_equal(c.reward_fen, 150000);
+	assert_int_equal(c.reward_state, CASE_REWARD_PROPOSED);
+	case_info_clear(&c);
+	/* A grade with a percentage computes the reward itself. */
+	s->profile = qy;
+	assert_int_equal(case_substantiate(s, &off, q, 5000000, "1", 150000, NULL),
+	    FW_ERR_INVALID);
+	profile_free(gp);
+	officer_clear(&off);
 }
 
 static void
@@ -717,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_merge_window),
 		cmocka_unit_test(test_supplements),
 		cmocka_unit_test(test_merge_names),
+		cmocka_unit_test(test_reward_sum),
 		cmocka_unit_test(test_routing_recusal),
 		cmocka_unit_test(test_major_notifies),
 		cmocka_unit_test(test_deadlines),
