@@ -109,9 +109,19 @@ say ""
 say "== 6. The office handles the clue; the supervisor hears back"
 "$B/fundwatch-server" case list --data "$t/office" | sed 's/^/                /'
 python3 tests/demo_office.py "$port" "$t/office/tls/ca.pem" li.wei demo-password-1 \
-    "$t/counter.jpg" >"$t/office.out"
-sed '$d' "$t/office.out" | sed 's/^/                /'
-case_id=$(tail -n 1 "$t/office.out")
+    read "$t/counter.jpg" >"$t/office.out"
+sed '$d' "$t/office.out" | sed '$d' | sed 's/^/                /'
+case_id=$(tail -n 2 "$t/office.out" | head -n 1)
+obs_id=$(tail -n 1 "$t/office.out")
+"$A" sync >/dev/null 2>&1
+say "the device syncs; the request shows in its feedback:"
+"$A" feedback | grep -v '^ *$' | tail -n 3 | sed 's/^/                /'
+head -c 524288 /dev/urandom >"$t/till.jpg"
+say "the supervisor answers on the same observation (it is sealed, so a supplement):"
+"$A" attach "$obs_id" "$t/till.jpg" --what "收银小票" | sed 's/^/                /'
+"$A" sync >/dev/null 2>&1
+python3 tests/demo_office.py "$port" "$t/office/tls/ca.pem" li.wei demo-password-1 \
+    substantiate "$case_id" | sed 1d | sed 's/^/                /'
 "$B/fundwatch-server" case approve "$case_id" --as wang.fang --data "$t/office" |
     sed 's/^/                /'
 "$A" sync >/dev/null 2>&1
