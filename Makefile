@@ -31,7 +31,8 @@ PKGS_SERVER = $(PKGS_COMMON) sqlite3 libssl libevent libevent_openssl
 PKGS_ALL    = $(PKGS_COMMON) sqlite3 libcurl libssl libevent libevent_openssl
 PKGS_BUILD ?= $(PKGS_ALL)
 LIBS_COMMON = $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON))
-LIBS_AGENT  = $(shell $(PKG_CONFIG) --libs $(PKGS_AGENT))
+# libcurl is loaded at run time by agent/net.c (dlopen), not linked.
+LIBS_AGENT  = $(shell $(PKG_CONFIG) --libs $(filter-out libcurl,$(PKGS_AGENT)))
 LIBS_SERVER = $(shell $(PKG_CONFIG) --libs $(PKGS_SERVER))
 LIBS_TEST  ?= $(shell $(PKG_CONFIG) --libs $(PKGS_ALL) cmocka) -lpthread
 

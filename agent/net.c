@@ -21,16 +21,24 @@
  * bodies are kept in a capped buffer; FW-Server-Time and Retry-After are
  * read from the headers.  Nothing secret is logged: not the key, not the
  * signature.
+ *
+ * libcurl is loaded (dlopen) when the first client is made, not when the
+ * agent starts: the capture commands never touch the network, and linking
+ * it would make each of them load it and the thirty-odd libraries it
+ * brings (TLS, SSH, LDAP, Kerberos...), most of a capture's start-up.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#define CURL_DISABLE_TYPECHECK	/* calls go through the table below */
 #include <curl/curl.h>
 #include <openssl/rand.h>
 
@@ -58,16 +66,73 @@ struct net {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
-static int net_global_ready;
+/* The libcurl functions the agent calls, from the loaded library. */
+struct curl_api {
+	void *so;
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	CURLHcode (*easy_header)(CURL *, const char *, size_t, unsigned int, int,
+	    struct curl_header **);
+	const char *(*easy_strerror)(CURLcode);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd[], unsigned int, int,
+	    int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+};
+static struct curl_api cu;
+
+/* The library's soname (libcurl 7.16 and later, built for OpenSSL or not). */
+#define NET_LIBCURL	"libcurl.so.4"
 
 static fw_err
 net_global_init(void)
 {
-	if (net_global_ready)
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(f) {"curl_" #f, offsetof(struct curl_api, f)}
+		SYM(global_init), SYM(easy_init), SYM(easy_cleanup), SYM(easy_reset),
+		SYM(easy_setopt), SYM(easy_getinfo), SYM(easy_header),
+		SYM(easy_strerror), SYM(multi_init), SYM(multi_cleanup),
+		SYM(multi_setopt), SYM(multi_add_handle), SYM(multi_remove_handle),
+		SYM(multi_perform), SYM(multi_poll), SYM(multi_info_read),
+		SYM(slist_append), SYM(slist_free_all),
+#undef SYM
+	};
+	void *so;
+
+	if (cu.so != NULL)
 		return FW_OK;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if ((so = dlopen(NET_LIBCURL, RTLD_NOW | RTLD_LOCAL)) == NULL)
+		return fw_seterr(FW_ERR_CONFIG, "libcurl: %s (install libcurl4)",
+		    dlerror());
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+		void *f = dlsym(so, syms[i].name);
+
+		if (f == NULL) {
+			dlclose(so);
+			return fw_seterr(FW_ERR_CONFIG, "libcurl: %s has no %s (libcurl "
+			    "7.83 or later is needed)", NET_LIBCURL, syms[i].name);
+		}
+		memcpy((char *)&cu + syms[i].off, &f, sizeof f);
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		dlclose(so);
 		return fw_seterr(FW_ERR_INTERNAL, "libcurl: global initialisation failed");
-	net_global_ready = 1;
+	}
+	cu.so = so;		/* kept loaded until exit */
 	return FW_OK;
 }
 
@@ -149,8 +214,8 @@ net_new(const struct net_opts *o, struct net **out)
 		len--;
 	n->url = strndup(o->url, len);
 	n->ca_path = strdup(o->ca_path);
-	n->multi = curl_multi_init();
-	n->easy = curl_easy_init();
+	n->multi = cu.multi_init();
+	n->easy = cu.easy_init();
 	if (n->url == NULL || n->ca_path == NULL || n->multi == NULL || n->easy == NULL) {
 		net_free(n);
 		return fw_seterr(FW_ERR_NOMEM, "net: out of memory");
@@ -177,7 +242,7 @@ net_new(const struct net_opts *o, struct net **out)
 	n->on_fd = o->on_fd;
 	n->fd_ctx = o->fd_ctx;
 	/* Keep a few connections at most: there is one server. */
-	curl_multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, 2L);
+	cu.multi_setopt(n->multi, CURLMOPT_MAXCONNECTS, 2L);
 	*out = n;
 	return FW_OK;
 }
@@ -188,9 +253,9 @@ net_free(struct net *n)
 	if (n == NULL)
 		return;
 	if (n->easy != NULL)
-		curl_easy_cleanup(n->easy);
+		cu.easy_cleanup(n->easy);
 	if (n->multi != NULL)
-		curl_multi_cleanup(n->multi);
+		cu.multi_cleanup(n->multi);
 	free(n->url);
 	free(n->ca_path);
 	free(n);
@@ -307,7 +372,7 @@ static fw_err
 net_transport_error(struct net *n, CURLcode rc, const char *target,
     struct net_answer *a)
 {
-	const char *why = n->errbuf[0] ? n->errbuf : curl_easy_strerror(rc);
+	const char *why = n->errbuf[0] ? n->errbuf : cu.easy_strerror(rc);
 	char host[256];
 
 	snprintf(host, sizeof host, "%.*s", (int)(n->prefix - 8), n->url + 8);
@@ -368,9 +433,9 @@ net_answer_read(struct net *n, const char *method, const char *target,
 	const char *code = NULL, *msg = NULL;
 	long status = 0;
 
-	curl_easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &status);
+	cu.easy_getinfo(n->easy, CURLINFO_RESPONSE_CODE, &status);
 	a->status = status;
-	if (curl_easy_header(n->easy, "FW-Server-Time", 0, CURLH_HEADER, -1, &h) ==
+	if (cu.easy_header(n->easy, "FW-Server-Time", 0, CURLH_HEADER, -1, &h) ==
 	    CURLHE_OK && h->value != NULL) {
 		char *end;
 		long long v;
@@ -380,7 +445,7 @@ net_answer_read(struct net *n, const char *method, const char *target,
 			a->server_time = (int64_t)v;
 	}
 	/* libcurl says 0 for "no header" as well as for "Retry-After: 0". */
-	if (curl_easy_getinfo(n->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+	if (cu.easy_getinfo(n->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
 		a->retry_after = (int64_t)ra;
 	/* Answers are JSON objects; an error page of a proxy or of evhttp
 	 * (413) is not, and is then judged by its status alone. */
@@ -445,9 +510,9 @@ net_wait(struct net *n, time_t deadline, CURLcode *rc)
 	/* Bounded: each round waits at most NET_WAIT_SLICE_MS, and the
 	 * deadline ends it. */
 	for (;;) {
-		if (curl_multi_perform(n->multi, &running) != CURLM_OK)
+		if (cu.multi_perform(n->multi, &running) != CURLM_OK)
 			return fw_seterr(FW_ERR_INTERNAL, "libcurl: multi perform failed");
-		while ((m = curl_multi_info_read(n->multi, &left)) != NULL) {
+		while ((m = cu.multi_info_read(n->multi, &left)) != NULL) {
 			if (m->msg == CURLMSG_DONE && m->easy_handle == n->easy) {
 				*rc = m->data.result;
 				return FW_OK;
@@ -466,7 +531,7 @@ net_wait(struct net *n, time_t deadline, CURLcode *rc)
 		memcpy(extra, n->extra, n->nextra * sizeof extra[0]);
 		for (size_t i = 0; i < n->nextra; i++)
 			extra[i].revents = 0;
-		if (curl_multi_poll(n->multi, extra, (unsigned)n->nextra,
+		if (cu.multi_poll(n->multi, extra, (unsigned)n->nextra,
 		    NET_WAIT_SLICE_MS, &numfds) != CURLM_OK)
 			return fw_seterr(FW_ERR_INTERNAL, "libcurl: multi poll failed");
 		for (size_t i = 0; i < n->nextra && n->on_fd != NULL; i++)
@@ -503,7 +568,7 @@ net_sleep(struct net *n, int64_t ms)
 		memcpy(extra, n->extra, n->nextra * sizeof extra[0]);
 		for (size_t i = 0; i < n->nextra; i++)
 			extra[i].revents = 0;
-		if (curl_multi_poll(n->multi, extra, (unsigned)n->nextra,
+		if (cu.multi_poll(n->multi, extra, (unsigned)n->nextra,
 		    left > NET_WAIT_SLICE_MS ? NET_WAIT_SLICE_MS : (int)left,
 		    &numfds) != CURLM_OK)
 			return fw_seterr(FW_ERR_INTERNAL, "libcurl: multi poll failed");
@@ -519,33 +584,33 @@ net_setopt_common(struct net *n, struct net_answer *a, struct net_xfer *x)
 {
 	CURL *c = n->easy;
 
-	curl_easy_reset(c);
+	cu.easy_reset(c);
 	n->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, n->errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");	/* ignore *_proxy variables */
-	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(c, CURLOPT_CAINFO, n->ca_path);
-	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);	/* no system trust store */
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)NET_CONNECT_TIMEOUT);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)NET_LOW_SPEED_LIMIT);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)NET_LOW_SPEED_TIME);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)NET_MAX_TIME);
+	cu.easy_setopt(c, CURLOPT_ERRORBUFFER, n->errbuf);
+	cu.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	cu.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	cu.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	cu.easy_setopt(c, CURLOPT_PROXY, "");	/* ignore *_proxy variables */
+	cu.easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	cu.easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	cu.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	cu.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	cu.easy_setopt(c, CURLOPT_CAINFO, n->ca_path);
+	cu.easy_setopt(c, CURLOPT_CAPATH, NULL);	/* no system trust store */
+	cu.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)NET_CONNECT_TIMEOUT);
+	cu.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)NET_LOW_SPEED_LIMIT);
+	cu.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)NET_LOW_SPEED_TIME);
+	cu.easy_setopt(c, CURLOPT_TIMEOUT, (long)NET_MAX_TIME);
 	if (n->max_send_speed > 0)
-		curl_easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE,
+		cu.easy_setopt(c, CURLOPT_MAX_SEND_SPEED_LARGE,
 		    (curl_off_t)n->max_send_speed);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "fundwatch-agent/" FW_VERSION);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, net_write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, net_xferinfo_cb);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	cu.easy_setopt(c, CURLOPT_USERAGENT, "fundwatch-agent/" FW_VERSION);
+	cu.easy_setopt(c, CURLOPT_WRITEFUNCTION, net_write_cb);
+	cu.easy_setopt(c, CURLOPT_WRITEDATA, a);
+	cu.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	cu.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, net_xferinfo_cb);
+	cu.easy_setopt(c, CURLOPT_XFERINFODATA, x);
 }
 
 /* Add a header line "Name: value" to *list. */
@@ -556,7 +621,7 @@ net_header(struct curl_slist **list, const char *name, const char *value)
 	struct curl_slist *l;
 
 	snprintf(line, sizeof line, "%s: %s", name, value);
-	if ((l = curl_slist_append(*list, line)) == NULL)
+	if ((l = cu.slist_append(*list, line)) == NULL)
 		return fw_seterr(FW_ERR_NOMEM, "net: out of memory");
 	*list = l;
 	return FW_OK;
@@ -647,9 +712,9 @@ net_perform(struct net *n, const char *method, const char *target,
 	if (asprintf(&url, "%s%s", n->url, target) < 0)
 		return a->err = fw_seterr(FW_ERR_NOMEM, "net: out of memory");
 	net_setopt_common(n, a, &x);
-	curl_easy_setopt(n->easy, CURLOPT_URL, url);
+	cu.easy_setopt(n->easy, CURLOPT_URL, url);
 	/* No "Expect: 100-continue" round trip before a body. */
-	if ((hdr = curl_slist_append(NULL, "Expect:")) == NULL)
+	if ((hdr = cu.slist_append(NULL, "Expect:")) == NULL)
 		e = fw_seterr(FW_ERR_NOMEM, "net: out of memory");
 	else
 		e = FW_OK;
@@ -676,35 +741,35 @@ net_perform(struct net *n, const char *method, const char *target,
 	}
 	if (e != FW_OK)
 		goto out;
-	curl_easy_setopt(n->easy, CURLOPT_HTTPHEADER, hdr);
+	cu.easy_setopt(n->easy, CURLOPT_HTTPHEADER, hdr);
 	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(n->easy, CURLOPT_HTTPGET, 1L);
+		cu.easy_setopt(n->easy, CURLOPT_HTTPGET, 1L);
 	} else if (body->fd >= 0) {
 		/* Streamed from the file as the socket takes it. */
 		body->pos = 0;
-		curl_easy_setopt(n->easy, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(n->easy, CURLOPT_READFUNCTION, net_read_cb);
-		curl_easy_setopt(n->easy, CURLOPT_READDATA, body);
-		curl_easy_setopt(n->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->len);
-		curl_easy_setopt(n->easy, CURLOPT_CUSTOMREQUEST, method);
+		cu.easy_setopt(n->easy, CURLOPT_UPLOAD, 1L);
+		cu.easy_setopt(n->easy, CURLOPT_READFUNCTION, net_read_cb);
+		cu.easy_setopt(n->easy, CURLOPT_READDATA, body);
+		cu.easy_setopt(n->easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body->len);
+		cu.easy_setopt(n->easy, CURLOPT_CUSTOMREQUEST, method);
 	} else {
 		/* The body is the caller's memory, not copied: it outlives the
 		 * transfer, which ends before we return. */
-		curl_easy_setopt(n->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-		curl_easy_setopt(n->easy, CURLOPT_POSTFIELDS, body->p != NULL ? body->p : "");
+		cu.easy_setopt(n->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+		cu.easy_setopt(n->easy, CURLOPT_POSTFIELDS, body->p != NULL ? body->p : "");
 		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(n->easy, CURLOPT_CUSTOMREQUEST, method);
+			cu.easy_setopt(n->easy, CURLOPT_CUSTOMREQUEST, method);
 	}
-	if (curl_multi_add_handle(n->multi, n->easy) != CURLM_OK) {
+	if (cu.multi_add_handle(n->multi, n->easy) != CURLM_OK) {
 		e = fw_seterr(FW_ERR_INTERNAL, "libcurl: cannot add the transfer");
 		goto out;
 	}
 	e = net_wait(n, time(NULL) + NET_MAX_TIME + 5, &rc);
-	if (curl_easy_getinfo(n->easy, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
+	if (cu.easy_getinfo(n->easy, CURLINFO_SIZE_UPLOAD_T, &up) == CURLE_OK && up > 0)
 		a->sent = (uint64_t)up;
 	/* Removing the handle abandons an unfinished transfer and closes its
 	 * connection; a finished one leaves it in the cache. */
-	curl_multi_remove_handle(n->multi, n->easy);
+	cu.multi_remove_handle(n->multi, n->easy);
 	if (e != FW_OK)
 		goto out;
 	if (rc == CURLE_ABORTED_BY_CALLBACK && body->err != 0) {
@@ -723,7 +788,7 @@ out:
 		a->transport = 1;
 		snprintf(a->msg, sizeof a->msg, "%s", fw_errmsg());
 	}
-	curl_slist_free_all(hdr);
+	cu.slist_free_all(hdr);
 	free(url);
 	return e;
 }

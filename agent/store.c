@@ -7,10 +7,15 @@
  * index of their evidence, the sealed bundles, the receipts and the
  * downlink.  Evidence never sits here in the clear: each file is streamed
  * through age_enc to the office's key into tmp/<random> (one 64 KiB
- * buffer), fsync'd, renamed to blobs/<sha256 of the age file>, the folder
- * fsync'd, and only then is the row that names it committed.  A crash at
- * any instant leaves either the whole capture or no row at all; a blob
- * without a row is an orphan that agent_open deletes.
+ * buffer), fsync'd, renamed to tmp/<sha256 of the age file>, the folder
+ * fsync'd; then the row that names it is committed, and only then is it
+ * renamed to blobs/<sha256>.  A crash at any instant leaves either the
+ * whole capture or no row at all: agent_open moves a tmp/<sha256> that a
+ * row names on to blobs/ and deletes the other stale files of tmp/.  So
+ * blobs/ holds no file without a row, and opening the store never walks
+ * it.  A purge commits the names of the blobs it frees to the `doomed`
+ * table before it deletes their files, and agent_open finishes a purge
+ * that a crash cut short.
  *
  * Several processes share the folder (the daemon, the subcommands).  SQLite
  * serializes the writers (BEGIN IMMEDIATE, a busy timeout); a blob or
@@ -68,7 +73,8 @@
  * the office's refusal of one is kept with it. */
 static const char store_sql_upgrade_1[] =
     "ALTER TABLE obs ADD COLUMN supplements TEXT;"
-    "ALTER TABLE obs ADD COLUMN refusal TEXT;";
+    "ALTER TABLE obs ADD COLUMN refusal TEXT;"
+    "CREATE TABLE IF NOT EXISTS doomed (blob TEXT PRIMARY KEY) WITHOUT ROWID;";
 
 static const char store_sql_schema[] =
     "CREATE TABLE IF NOT EXISTS meta ("
@@ -108,6 +114,7 @@ static const char store_sql_schema[] =
     "  captured INTEGER NOT NULL,"
     "  PRIMARY KEY (obs_seq, idx));"
     "CREATE INDEX IF NOT EXISTS evidence_blob ON evidence(blob);"
+    "CREATE TABLE IF NOT EXISTS doomed (blob TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS feed ("
     "  cursor INTEGER PRIMARY KEY CHECK (cursor >= 1),"
     "  kind TEXT NOT NULL, ref TEXT, message TEXT NOT NULL,"
@@ -366,8 +373,10 @@ meta_int(struct agent *a, const char *key, int64_t def)
 
 /* ---- opening ------------------------------------------------------------ */
 
+/* Open (create, upgrade) agent.db; *upgraded says a store of an older
+ * schema was upgraded. */
 static fw_err
-db_open(struct agent *a)
+db_open(struct agent *a, int *upgraded)
 {
 	char *path;
 	int64_t schema;
@@ -387,6 +396,14 @@ db_open(struct agent *a)
 	}
 	sqlite3_busy_timeout(a->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(a->db, 0);
+	/* Every command is a short process: the WAL stays between them and
+	 * is checkpointed as it grows, not at each close (which would cost
+	 * every capture a checkpoint and two more syncs). */
+	{
+		int one = 1;
+		sqlite3_db_config(a->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+		sqlite3_file_control(a->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+	}
 	/* WAL + FULL: a commit's WAL frames are fsync'd before COMMIT
 	 * returns, which is what "a capture that printed its id is on disk"
 	 * needs. */
@@ -405,6 +422,7 @@ db_open(struct agent *a)
 		    "store: %s/agent.db has schema %lld, this agent knows %d "
 		    "(a newer fundwatch-agent made it)", a->datadir,
 		    (long long)schema, STORE_SCHEMA);
+	*upgraded = schema > 0 && schema < STORE_SCHEMA;
 	if (schema == STORE_SCHEMA)
 		return FW_OK;
 	if ((e = db_begin(a, "store: schema")) != FW_OK)
@@ -441,14 +459,18 @@ stale_locked(const char *path, time_t now, int *fd)
 	return 1;
 }
 
-/* Remove temporary files of writers that died (kill -9, power cut). */
+/* Finish what writers that died (kill -9, power cut) left in tmp/: a
+ * blob whose row was committed goes on to blobs/ (its writer may still be
+ * about to do it: both renames are harmless), any other file is deleted
+ * once no one holds it and it is a minute old. */
 static void
 clean_tmp(struct agent *a)
 {
-	char path[STORE_PATH_MAX];
+	char path[STORE_PATH_MAX], dst[STORE_PATH_MAX];
 	struct dirent *de;
 	time_t now = time(NULL);
-	size_t seen = 0;
+	size_t seen = 0, moved = 0;
+	int64_t named;
 	DIR *d;
 	int fd;
 
@@ -461,6 +483,18 @@ clean_tmp(struct agent *a)
 		if (path_fmt(path, sizeof path, a->datadir, "tmp",
 		    de->d_name) != FW_OK)
 			continue;
+		if (strlen(de->d_name) == SHA256_HEX &&
+		    hex_is_lower(de->d_name, SHA256_HEX) &&
+		    db_int(a, "SELECT COUNT(*) FROM evidence WHERE blob = ?1",
+		    de->d_name, 1, &named, "store: tmp") == FW_OK && named > 0) {
+			if (path_fmt(dst, sizeof dst, a->datadir, "blobs",
+			    de->d_name) == FW_OK && rename(path, dst) == 0) {
+				log_info("store: blob %s moved in after a crash",
+				    de->d_name);
+				moved++;
+			}
+			continue;
+		}
 		if (!stale_locked(path, now, &fd))
 			continue;
 		if (unlink(path) == 0)
@@ -469,10 +503,13 @@ clean_tmp(struct agent *a)
 		close(fd);
 	}
 	closedir(d);
+	if (moved > 0 && file_fsync_dir(dst) != FW_OK)
+		log_warnx("store: %s", fw_errmsg());
 }
 
-/* Remove blob files that no evidence row names: left by a crash between a
- * blob's rename and its row's commit, or by a purge cut short. */
+/* Remove blob files that no evidence row names.  A store of schema 1 left
+ * them after a crash between a blob's rename and its row's commit; this
+ * walk of blobs/ runs once, when such a store is upgraded. */
 static void
 clean_orphans(struct agent *a)
 {
@@ -505,6 +542,69 @@ clean_orphans(struct agent *a)
 		close(fd);
 	}
 	closedir(d);
+}
+
+/* Delete the blob files a committed purge freed (the doomed table), then
+ * forget their names: at the end of each purge, and at agent_open after a
+ * crash cut one short.  A blob a row names again is left alone. */
+static fw_err
+doomed_flush(struct agent *a)
+{
+	char (*blobs)[SHA256_HEX + 1];
+	char path[STORE_PATH_MAX];
+	sqlite3_stmt *st;
+	size_t nb = 0, i;
+	int64_t any;
+	fw_err e;
+	int rc;
+
+	if ((e = db_int(a, "SELECT EXISTS (SELECT 1 FROM doomed)", NULL, 0, &any,
+	    "purge")) != FW_OK || !any)
+		return e;
+	if ((e = db_prep(a, "SELECT d.blob FROM doomed d WHERE NOT EXISTS (SELECT"
+	    " 1 FROM evidence e WHERE e.blob = d.blob) LIMIT ?1", &st,
+	    "purge")) != FW_OK)
+		return e;
+	sqlite3_bind_int(st, 1, STORE_PURGE_BATCH * FW_MAX_EVIDENCE);
+	if ((blobs = calloc(STORE_PURGE_BATCH * FW_MAX_EVIDENCE,
+	    sizeof *blobs)) == NULL) {
+		sqlite3_finalize(st);
+		return fw_seterr(FW_ERR_NOMEM, "purge: out of memory");
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    nb < STORE_PURGE_BATCH * FW_MAX_EVIDENCE)
+		snprintf(blobs[nb++], SHA256_HEX + 1, "%s", col_text(st, 0));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		free(blobs);
+		return db_err(a, rc, "purge");
+	}
+	for (i = 0; i < nb; i++) {
+		if (path_fmt(path, sizeof path, a->datadir, "blobs",
+		    blobs[i]) != FW_OK)
+			continue;
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("purge: %s", path);
+	}
+	/* The files are gone for good before their names are. */
+	if (nb > 0 && (e = file_fsync_dir(path)) == FW_OK &&
+	    (e = db_begin(a, "purge")) == FW_OK) {
+		if ((e = db_prep(a, "DELETE FROM doomed WHERE blob = ?1", &st,
+		    "purge")) == FW_OK) {
+			for (i = 0; i < nb && e == FW_OK; i++) {
+				sqlite3_reset(st);
+				bind_text(st, 1, blobs[i]);
+				e = db_done(a, st, "purge");
+			}
+			sqlite3_finalize(st);
+		}
+		if (e == FW_OK)
+			e = db_commit(a, "purge");
+		if (e != FW_OK)
+			db_rollback(a);
+	}
+	free(blobs);
+	return e;
 }
 
 static void
@@ -625,6 +725,7 @@ agent_open(const char *datadir, const struct agent_config *cfg,
     struct agent **out)
 {
 	struct agent *a;
+	int upgraded = 0;
 	fw_err e;
 
 	*out = NULL;
@@ -653,10 +754,13 @@ agent_open(const char *datadir, const struct agent_config *cfg,
 	}
 	if ((e = mkdir_sub(datadir, "blobs")) != FW_OK ||
 	    (e = mkdir_sub(datadir, "tmp")) != FW_OK ||
-	    (e = db_open(a)) != FW_OK)
+	    (e = db_open(a, &upgraded)) != FW_OK)
 		goto fail;
 	clean_tmp(a);
-	clean_orphans(a);
+	if (upgraded)
+		clean_orphans(a);
+	if (doomed_flush(a) != FW_OK)
+		log_warnx("store: %s", fw_errmsg());
 	if ((e = load_enrollment(a)) != FW_OK)
 		goto fail;
 	*out = a;
@@ -1296,7 +1400,6 @@ struct blob_tmp {
 	char tmp[STORE_PATH_MAX];
 	char path[STORE_PATH_MAX];
 	int fd;
-	int renamed;
 	struct fw_evidence ev;
 	const char *src;
 };
@@ -1329,10 +1432,7 @@ static void
 blob_drop(struct blob_tmp *bt)
 {
 	if (bt->fd != -1) {
-		if (bt->renamed)
-			unlink(bt->path);
-		else
-			unlink(bt->tmp);
+		unlink(bt->tmp);
 		close(bt->fd);
 		bt->fd = -1;
 	}
@@ -1340,12 +1440,18 @@ blob_drop(struct blob_tmp *bt)
 	bt->ev.media_type = NULL;
 }
 
-/* Its row is committed: release the lock. */
+/* Its row is committed: into blobs/, and release the lock.  If the rename
+ * is lost (a power cut before the folder reaches the disk), agent_open
+ * finds the file in tmp/ under its name and moves it in. */
 static void
 blob_keep(struct blob_tmp *bt)
 {
-	if (bt->fd != -1)
+	if (bt->fd != -1) {
+		if (rename(bt->tmp, bt->path) == -1 && errno != ENOENT)
+			log_warn("store: %s stays in tmp/ until the next start",
+			    bt->ev.blob);
 		close(bt->fd);
+	}
 	bt->fd = -1;
 	free(bt->ev.media_type);
 	bt->ev.media_type = NULL;
@@ -1447,9 +1553,9 @@ blob_precheck(const struct store_file *f)
 }
 
 /*
- * Stream one file through age into blobs/<sha256>: temp file, fsync,
- * rename, folder fsync.  On success bt->fd holds the lock; on failure
- * nothing is left.
+ * Stream one file through age into tmp/<sha256>: temp file, fsync, rename,
+ * folder fsync.  blob_keep moves it to blobs/ once its row is committed.
+ * On success bt->fd holds the lock; on failure nothing is left.
  */
 static fw_err
 blob_import(struct agent *a, const struct store_file *f, struct blob_tmp *bt,
@@ -1500,15 +1606,17 @@ blob_import(struct agent *a, const struct store_file *f, struct blob_tmp *bt,
 	e = blob_pump(a, in, bt, iobuf);
 	close(in);
 	if (e != FW_OK || (e = file_fsync(bt->fd, bt->tmp)) != FW_OK ||
-	    (e = path_fmt(bt->path, sizeof bt->path, a->datadir, "blobs",
+	    (e = path_fmt(bt->path, sizeof bt->path, a->datadir, "tmp",
 	    bt->ev.blob)) != FW_OK)
 		goto fail;
 	if (rename(bt->tmp, bt->path) == -1) {
 		e = fw_errctx(file_errno(errno, bt->path), "attach");
 		goto fail;
 	}
-	bt->renamed = 1;
-	if ((e = file_fsync_dir(bt->path)) != FW_OK)
+	memcpy(bt->tmp, bt->path, sizeof bt->tmp);
+	if ((e = file_fsync_dir(bt->tmp)) != FW_OK ||
+	    (e = path_fmt(bt->path, sizeof bt->path, a->datadir, "blobs",
+	    bt->ev.blob)) != FW_OK)
 		goto fail;
 	return FW_OK;
 fail:
@@ -2581,11 +2689,21 @@ store_bundle_blobs(struct agent *a, const char *bundle_id, store_blob_fn fn,
 fw_err
 store_blob_path(struct agent *a, const char *hex, char *out, size_t outsz)
 {
+	char tmp[STORE_PATH_MAX];
+	fw_err e;
+
 	if (hex == NULL || strlen(hex) != SHA256_HEX ||
 	    !hex_is_lower(hex, SHA256_HEX))
 		return fw_seterr(FW_ERR_INVALID, "blob '%.70s': expected 64 "
 		    "lowercase hex", hex != NULL ? hex : "");
-	return path_fmt(out, outsz, a->datadir, "blobs", hex);
+	if ((e = path_fmt(out, outsz, a->datadir, "blobs", hex)) != FW_OK)
+		return e;
+	/* Between its row's commit and its rename a blob is still in tmp/. */
+	if (access(out, F_OK) == -1 && errno == ENOENT &&
+	    path_fmt(tmp, sizeof tmp, a->datadir, "tmp", hex) == FW_OK &&
+	    access(tmp, F_OK) == 0)
+		snprintf(out, outsz, "%s", tmp);
+	return FW_OK;
 }
 
 fw_err
@@ -2748,7 +2866,6 @@ purge_batch(struct agent *a, int64_t cutoff, size_t *n)
 {
 	char (*blobs)[SHA256_HEX + 1] = NULL;
 	int64_t seqs[STORE_PURGE_BATCH];
-	char path[STORE_PATH_MAX];
 	size_t ns = 0, nb = 0, i;
 	sqlite3_stmt *st;
 	fw_err e;
@@ -2820,22 +2937,23 @@ purge_batch(struct agent *a, int64_t cutoff, size_t *n)
 		e = db_done(a, st, "purge");
 	}
 	sqlite3_finalize(st);
+	if (e != FW_OK || (e = db_prep(a, "INSERT OR IGNORE INTO doomed (blob)"
+	    " VALUES (?1)", &st, "purge")) != FW_OK)
+		goto rollback;
+	for (i = 0; i < nb && e == FW_OK; i++) {
+		sqlite3_reset(st);
+		bind_text(st, 1, blobs[i]);
+		e = db_done(a, st, "purge");
+	}
+	sqlite3_finalize(st);
 	if (e != FW_OK || (e = db_commit(a, "purge")) != FW_OK)
 		goto rollback;
-	/* After the commit: a crash here leaves orphans, which agent_open
-	 * removes; never a row naming a missing blob it still needs. */
-	for (i = 0; i < nb; i++) {
-		if (path_fmt(path, sizeof path, a->datadir, "blobs",
-		    blobs[i]) != FW_OK)
-			continue;
-		if (unlink(path) == -1 && errno != ENOENT)
-			log_warn("purge: %s", path);
-	}
-	if (nb > 0)
-		(void)file_fsync_dir(path);
 	free(blobs);
 	*n = ns;
-	return FW_OK;
+	/* The files go after the commit; a crash before they are gone leaves
+	 * their names in doomed for agent_open, never a row naming a missing
+	 * blob it still needs. */
+	return doomed_flush(a);
 rollback:
 	free(blobs);
 	db_rollback(a);

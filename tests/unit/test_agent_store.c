@@ -750,7 +750,9 @@ test_schema_upgrade(void **state)
 {
 	struct fx *f = *state;
 	struct agent_config cfg;
+	struct utimbuf old = {1000, 1000};
 	char id[FW_ID_HEX + 1], s1[FW_ID_HEX + 1], bid[SHA256_HEX + 1], doc[300];
+	char orphan[4096];
 	struct store_file sf;
 	int sealed;
 
@@ -759,14 +761,20 @@ test_schema_upgrade(void **state)
 	sf = (struct store_file){doc, -1, NULL};
 	capture(f, "Kangmei pharmacy", NULL, 0, id);
 	assert_int_equal(sqlite3_exec(f->a->db, "ALTER TABLE obs DROP COLUMN"
-	    " supplements; ALTER TABLE obs DROP COLUMN refusal; UPDATE meta SET"
-	    " value = 1 WHERE key = 'schema'", NULL, NULL, NULL), SQLITE_OK);
+	    " supplements; ALTER TABLE obs DROP COLUMN refusal; DROP TABLE doomed;"
+	    " UPDATE meta SET value = 1 WHERE key = 'schema'", NULL, NULL, NULL),
+	    SQLITE_OK);
 	agent_close(f->a);
+	/* Schema 1 could leave orphan blobs: the upgrade walks blobs/ once. */
+	PATHF(orphan, "%s/blobs/%064d", f->data, 1);
+	write_file(orphan, 10, 1);
+	assert_int_equal(utime(orphan, &old), 0);
 	OK(config_defaults(&cfg));
 	OK(agent_open(f->data, &cfg, &f->a));
 	config_free(&cfg);
 	assert_int_equal(count(f, "SELECT value FROM meta WHERE key = 'schema'"),
 	    2);
+	assert_false(exists(orphan));
 	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs WHERE supplements"
 	    " IS NULL AND refusal IS NULL"), 1);
 	OK(store_seal(f->a, 0, 0, bid, &sealed));
@@ -813,35 +821,82 @@ test_purge_keeps_shared_blob(void **state)
 	}
 }
 
+/* What a crash leaves is finished at the next open without walking
+ * blobs/: a blob whose row was committed is moved in from tmp/, stale
+ * temporary files go, and the files a purge doomed are deleted. */
 static void
 test_orphans_cleaned(void **state)
 {
 	struct fx *f = *state;
-	char orphan[4096], young[4096], tmpf[4096], lockedf[4096];
+	char tmpf[4096], lockedf[4096], young[4096], unnamed[4096];
+	char kept[4096], moved[4096], doomed[4096], shared[4096], sql[512];
+	char id[2][FW_ID_HEX + 1], photo[300];
 	struct utimbuf old = {1000, 1000};
+	struct store_obs_info info;
+	struct store_file sf;
+	struct fw_obs o;
 	struct agent *b;
 	int fd;
 
-	PATHF(orphan, "%s/blobs/%064d", f->data, 1);
-	PATHF(young, "%s/blobs/%064d", f->data, 2);
+	PATHF(photo, "%s/p.jpg", f->root);
+	write_file(photo, 3000, 5);
+	sf = (struct store_file){photo, -1, NULL};
+	capture(f, "Kangmei pharmacy", &sf, 1, id[0]);
+	capture(f, "Renmin hospital", &sf, 1, id[1]);
+	/* id[0]'s blob: its rename into blobs/ was lost in a power cut. */
+	OK(store_show(f->a, id[0], &info, &o));
+	PATHF(kept, "%s/blobs/%s", f->data, o.evidence[0].blob);
+	PATHF(moved, "%s/tmp/%s", f->data, o.evidence[0].blob);
+	bundle_obs_clear(&o);
+	assert_int_equal(rename(kept, moved), 0);
+	/* Between the commit and the rename, readers find it in tmp/. */
+	{
+		char path[4096];
+		OK(store_show(f->a, id[0], &info, &o));
+		OK(store_blob_path(f->a, o.evidence[0].blob, path, sizeof path));
+		assert_string_equal(path, moved);
+		bundle_obs_clear(&o);
+	}
+	/* id[1]'s blob was doomed by a purge that a crash cut short, once
+	 * its row was gone; a doomed blob a row still names stays. */
+	OK(store_show(f->a, id[1], &info, &o));
+	PATHF(doomed, "%s/blobs/%s", f->data, o.evidence[0].blob);
+	PATHF(sql, "DELETE FROM evidence WHERE blob = '%s'; INSERT INTO doomed"
+	    " VALUES ('%s'), ('%064d')", o.evidence[0].blob, o.evidence[0].blob, 7);
+	bundle_obs_clear(&o);
+	assert_int_equal(sqlite3_exec(f->a->db, sql, NULL, NULL, NULL), SQLITE_OK);
+	PATHF(shared, "%s/blobs/%064d", f->data, 7);
+	write_file(shared, 10, 1);
+	assert_int_equal(sqlite3_exec(f->a->db, "INSERT INTO evidence SELECT"
+	    " obs_seq, 9, kind, media_type, size, sha256, printf('%064d', 7),"
+	    " blob_size, captured FROM evidence LIMIT 1", NULL, NULL, NULL),
+	    SQLITE_OK);
 	PATHF(tmpf, "%s/tmp/deadbeef", f->data);
 	PATHF(lockedf, "%s/tmp/inuse", f->data);
-	write_file(orphan, 10, 1);
-	write_file(young, 10, 1);
+	PATHF(young, "%s/tmp/%064d", f->data, 2);
+	PATHF(unnamed, "%s/tmp/%064d", f->data, 3);
 	write_file(tmpf, 10, 1);
 	write_file(lockedf, 10, 1);
-	assert_int_equal(utime(orphan, &old), 0);
+	write_file(young, 10, 1);
+	write_file(unnamed, 10, 1);
 	assert_int_equal(utime(tmpf, &old), 0);
 	assert_int_equal(utime(lockedf, &old), 0);
+	assert_int_equal(utime(unnamed, &old), 0);
 	/* A writer still holds this one. */
 	fd = open(lockedf, O_RDONLY);
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	OK(agent_open(f->data, NULL, &b));
 	agent_close(b);
-	assert_false(exists(orphan));
-	assert_true(exists(young));	/* may be a blob whose row is coming */
+	assert_true(exists(kept));		/* moved in: its row names it */
+	assert_false(exists(moved));
+	assert_false(exists(doomed));		/* the purge finished */
+	assert_true(exists(shared));		/* a row names it again */
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM doomed WHERE blob !="
+	    " printf('%064d', 7)"), 0);
 	assert_false(exists(tmpf));
+	assert_false(exists(unnamed));		/* stale, no row */
+	assert_true(exists(young));		/* may be a blob whose row is coming */
 	assert_true(exists(lockedf));
 	close(fd);
 }
