@@ -337,6 +337,7 @@ struct store_counts {
 	uint64_t pending_obs, pending_bytes;
 	uint64_t unreceipted_bundles, unreceipted_bytes;
 	uint64_t receipted_obs, purged_obs;
+	uint64_t refused_obs;		/* kept, the office refused them */
 };
 fw_err store_counts(struct agent *a, struct store_counts *c);
 

@@ -1106,6 +1106,10 @@ status_human(struct agent *a, const struct store_counts *c,
 	    c->unreceipted_bundles == 1 ? "" : "s", b2);
 	printf("receipted:    %llu kept, %llu purged\n",
 	    (unsigned long long)c->receipted_obs, (unsigned long long)c->purged_obs);
+	if (c->refused_obs > 0)
+		printf("refused:      %llu observation%s the office refused (see "
+		    "`fundwatch-agent list`)\n", (unsigned long long)c->refused_obs,
+		    c->refused_obs == 1 ? "" : "s");
 	printf("last sync:    ");
 	put_time(stdout, s->last_attempt);
 	if (s->last_attempt > 0) {
@@ -1159,6 +1163,8 @@ status_json(struct agent *a, const struct store_counts *c,
 	    json_integer((json_int_t)c->receipted_obs));
 	json_object_set_new(j, "purged_observations",
 	    json_integer((json_int_t)c->purged_obs));
+	json_object_set_new(j, "refused_observations",
+	    json_integer((json_int_t)c->refused_obs));
 	json_object_set_new(j, "last_sync", json_time(s->last_attempt));
 	json_object_set_new(j, "last_sync_ok", json_boolean(s->last_ok));
 	json_object_set_new(j, "last_sync_result", json_string(s->last_result));

@@ -3185,6 +3185,8 @@ store_counts(struct agent *a, struct store_counts *c)
 		    offsetof(struct store_counts, receipted_obs)},
 		{"SELECT COUNT(*) FROM obs WHERE status = 3",
 		    offsetof(struct store_counts, purged_obs)},
+		{"SELECT COUNT(*) FROM obs WHERE status = 4",
+		    offsetof(struct store_counts, refused_obs)},
 	};
 	int64_t v;
 	fw_err e;

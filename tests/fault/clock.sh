@@ -157,6 +157,8 @@ check "the device keeps the refused capture, marked refused with the reason" \
     -n "$(jget "$T/after-show.json" refusal | grep not_appointed)" ]
 "$AGENT" show "$IDB" --json >"$T/before-show.json" 2>&1
 check "and the accepted one receipted" [ "$(jget "$T/before-show.json" status)" = receipted ]
+"$AGENT" status --json >"$T/status.json" 2>&1
+check "status counts it refused" [ "$(jget "$T/status.json" refused_observations)" = 1 ]
 "$SERVER" audit verify --data "$D" >"$T/audit.out" 2>&1
 check "audit verify passes" grep -q 'chain intact' "$T/audit.out"
 server_stop

@@ -721,6 +721,12 @@ test_attach_supplement(void **state)
 	assert_string_equal(store_status_name(info.status), "refused");
 	assert_string_equal(info.refusal,
 	    "not_appointed: the term of S-0001 ended");
+	{
+		struct store_counts cnt;
+		OK(store_counts(f->a, &cnt));
+		assert_int_equal(cnt.refused_obs, 1);
+		assert_int_equal(cnt.receipted_obs, 2);
+	}
 	assert_true(info.receipted > 0);
 	assert_int_equal(o.nevidence, 1);
 	bundle_obs_clear(&o);
