@@ -29,6 +29,7 @@
 #ifndef FW_SERVER_H
 #define FW_SERVER_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -506,6 +507,7 @@ void db_rollback(sqlite3 *db);		/* no-op outside a transaction */
 fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
+fw_err db_runv(sqlite3 *db, const char *sql, const char *fmt, va_list ap);
 
 /* ---- audit.c: the hash-chained audit log ------------------------------ */
 
