@@ -27,21 +27,21 @@
 
 #define ADMIN_MAX_ATTEST 32
 
-static int
+int
 admin_fail(fw_err e)
 {
 	fprintf(stderr, "fundwatch-server: %s (%s)\n", fw_errmsg(), fw_strerror(e));
 	return 1;
 }
 
-static int
+int
 admin_usage(const char *text)
 {
 	fprintf(stderr, "%s", text);
 	return 2;
 }
 
-static void
+void
 admin_print_json(json_t *o)
 {
 	char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -902,6 +902,12 @@ struct admin {
 };
 
 int admin_is_command(const char *group);
+/* For casecmd.c's subcommands too: admin_fail prints fw_errmsg() and e's
+ * name to stderr and returns 1, admin_usage prints text to stderr and
+ * returns 2 (the exit statuses); admin_print_json prints o indented. */
+int admin_fail(fw_err e);
+int admin_usage(const char *text);
+void admin_print_json(json_t *o);
 /* argv[0] is the group; returns the exit status. */
 int admin_main(int argc, char **argv);
 
