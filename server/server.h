@@ -839,6 +839,19 @@ fw_err case_escalate_overdue(struct server *s, cal_day today, int64_t *n);
 fw_err case_notifications(struct server *s, const struct officer *who,
     json_t **out);
 
+/* Shared with export.c.  col_text: a text column, "" for NULL.  case_audit
+ * appends action on "case:ID" and frees detail (NULL: out of memory).
+ * case_info_json: the case as case_list gives it.  case_load_acl: case_get,
+ * then case_acl for act (c cleared if refused). */
+const char *col_text(sqlite3_stmt *st, int i);
+fw_err case_audit(struct server *s, const char *actor, const char *action,
+    int64_t id, json_t *detail);
+json_t *case_info_json(const struct case_info *c, cal_day today);
+fw_err case_load_acl(struct server *s, const struct officer *who, int64_t id,
+    enum case_action act, struct case_info *c);
+
+/* ---- export.c: case export and verify-export --------------------------- */
+
 /* Export (CASE_ACT_EXPORT) into dir, which must not exist: bundles/
  * (manifest bytes, signature, receipt and its signature), devices/DEVICE.pem,
  * keys/receipt.pem, blobs/ (age files), evidence/ (decrypted), audit.jsonl,
