@@ -165,6 +165,25 @@ casecmd_copy(char *dst, size_t dstsz, const char *arg)
 
 #define CASECMD_NOPTS(t) (sizeof (t) / sizeof (t)[0])
 
+/* A list the command prints: as JSON with --json, else one line per
+ * element by row.  Frees list; returns 0, the exit status. */
+static int
+casecmd_print_list(struct admin *a, json_t *list, void (*row)(json_t *v))
+{
+	size_t i;
+	json_t *v;
+
+	if (a->json) {
+		admin_print_json(list);
+	} else {
+		for (i = 0; i < json_array_size(list) &&
+		    (v = json_array_get(list, i)) != NULL; i++)
+			row(v);
+	}
+	json_decref(list);
+	return 0;
+}
+
 /* ---- unit --------------------------------------------------------------- */
 
 const char casecmd_unit_usage[] =
@@ -173,6 +192,19 @@ const char casecmd_unit_usage[] =
     "Units are the offices that handle cases: the city office (--city, told\n"
     "of every major clue) and each county office (QY art 12).  Route rules\n"
     "match a clue's jurisdiction (its supervisor's unit field).\n";
+
+static void
+casecmd_unit_row(json_t *v)
+{
+	printf("%-16s %-16s %s%s  officers %" JSON_INTEGER_FORMAT
+	    ", open cases %" JSON_INTEGER_FORMAT "\n",
+	    json_string_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "jurisdiction")),
+	    json_string_value(json_object_get(v, "name")),
+	    json_is_true(json_object_get(v, "city")) ? " (city)" : "",
+	    json_integer_value(json_object_get(v, "officers")),
+	    json_integer_value(json_object_get(v, "open_cases")));
+}
 
 int
 casecmd_unit(struct admin *a, int argc, char **argv)
@@ -189,24 +221,7 @@ casecmd_unit(struct admin *a, int argc, char **argv)
 	if (strcmp(argv[1], "list") == 0) {
 		if ((e = unit_list(a->s, &out)) != FW_OK)
 			return admin_fail(e);
-		if (a->json) {
-			admin_print_json(out);
-		} else {
-			size_t i;
-			json_t *v;
-			for (i = 0; i < json_array_size(out) &&
-			    (v = json_array_get(out, i)) != NULL; i++)
-				printf("%-16s %-16s %s%s  officers %" JSON_INTEGER_FORMAT
-				    ", open cases %" JSON_INTEGER_FORMAT "\n",
-				    json_string_value(json_object_get(v, "id")),
-				    json_string_value(json_object_get(v, "jurisdiction")),
-				    json_string_value(json_object_get(v, "name")),
-				    json_is_true(json_object_get(v, "city")) ? " (city)" : "",
-				    json_integer_value(json_object_get(v, "officers")),
-				    json_integer_value(json_object_get(v, "open_cases")));
-		}
-		json_decref(out);
-		return 0;
+		return casecmd_print_list(a, out, casecmd_unit_row);
 	}
 	if (strcmp(argv[1], "add") != 0 || argc < 3)
 		return admin_usage(casecmd_unit_usage);
@@ -238,6 +253,22 @@ const char casecmd_officer_usage[] =
     "institution (KEY as `route test` prints it): the officer is never routed\n"
     "its cases.\n";
 
+static void
+casecmd_officer_row(json_t *v)
+{
+	json_t *roles = json_object_get(v, "roles"), *r;
+	size_t j;
+
+	printf("%-16s %-12s", json_string_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "unit")));
+	for (j = 0; j < json_array_size(roles) && (r = json_array_get(roles, j)) != NULL;
+	    j++)
+		printf("%s%s", j ? "," : " ", json_string_value(r));
+	printf("  open %" JSON_INTEGER_FORMAT "%s\n",
+	    json_integer_value(json_object_get(v, "open_cases")),
+	    json_is_true(json_object_get(v, "disabled")) ? "  DISABLED" : "");
+}
+
 int
 casecmd_officer(struct admin *a, int argc, char **argv)
 {
@@ -264,26 +295,7 @@ casecmd_officer(struct admin *a, int argc, char **argv)
 	if (strcmp(verb, "list") == 0) {
 		if ((e = officer_list(a->s, unit, &out)) != FW_OK)
 			return admin_fail(e);
-		if (a->json) {
-			admin_print_json(out);
-		} else {
-			size_t i, j;
-			json_t *v, *r;
-			for (i = 0; i < json_array_size(out) &&
-			    (v = json_array_get(out, i)) != NULL; i++) {
-				printf("%-16s %-12s", json_string_value(json_object_get(v,
-				    "id")), json_string_value(json_object_get(v, "unit")));
-				for (j = 0; j < json_array_size(json_object_get(v, "roles")) &&
-				    (r = json_array_get(json_object_get(v, "roles"), j)) != NULL; j++)
-					printf("%s%s", j ? "," : " ", json_string_value(r));
-				printf("  open %" JSON_INTEGER_FORMAT "%s\n",
-				    json_integer_value(json_object_get(v, "open_cases")),
-				    json_is_true(json_object_get(v, "disabled")) ?
-				    "  DISABLED" : "");
-			}
-		}
-		json_decref(out);
-		return 0;
+		return casecmd_print_list(a, out, casecmd_officer_row);
 	}
 	if (id == NULL)
 		return admin_usage(casecmd_officer_usage);
@@ -425,6 +437,23 @@ struct casecmd_opts {
 	int overdue;
 };
 
+static void
+casecmd_case_row(json_t *v)
+{
+	printf("C%-6" JSON_INTEGER_FORMAT " %-12s %-18s %-12s clues %"
+	    JSON_INTEGER_FORMAT " decide by %s%s%s%s\n",
+	    json_integer_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "unit")),
+	    json_string_value(json_object_get(v, "status")),
+	    json_string_value(json_object_get(v, "assignee")) ?
+	    json_string_value(json_object_get(v, "assignee")) : "-",
+	    json_integer_value(json_object_get(v, "clues")),
+	    json_string_value(json_object_get(v, "decide_by")),
+	    json_is_true(json_object_get(v, "major")) ? " MAJOR" : "",
+	    json_is_true(json_object_get(v, "overdue")) ? " OVERDUE" : "",
+	    json_is_true(json_object_get(v, "escalated")) ? " escalated" : "");
+}
+
 static int
 casecmd_case_list(struct admin *a, const struct officer *who,
     const struct casecmd_opts *op)
@@ -449,29 +478,7 @@ casecmd_case_list(struct admin *a, const struct officer *who,
 	}
 	if ((e = case_list(a->s, who, &f, &out)) != FW_OK)
 		return admin_fail(e);
-	if (a->json) {
-		admin_print_json(out);
-	} else {
-		size_t i;
-		json_t *v;
-		for (i = 0; i < json_array_size(out) &&
-		    (v = json_array_get(out, i)) != NULL; i++)
-			printf("C%-6" JSON_INTEGER_FORMAT " %-12s %-18s %-12s clues %"
-			    JSON_INTEGER_FORMAT " decide by %s%s%s%s\n",
-			    json_integer_value(json_object_get(v, "id")),
-			    json_string_value(json_object_get(v, "unit")),
-			    json_string_value(json_object_get(v, "status")),
-			    json_string_value(json_object_get(v, "assignee")) ?
-			    json_string_value(json_object_get(v, "assignee")) : "-",
-			    json_integer_value(json_object_get(v, "clues")),
-			    json_string_value(json_object_get(v, "decide_by")),
-			    json_is_true(json_object_get(v, "major")) ? " MAJOR" : "",
-			    json_is_true(json_object_get(v, "overdue")) ? " OVERDUE" : "",
-			    json_is_true(json_object_get(v, "escalated")) ? " escalated" :
-			    "");
-	}
-	json_decref(out);
-	return 0;
+	return casecmd_print_list(a, out, casecmd_case_row);
 }
 
 int
