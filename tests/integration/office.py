@@ -85,10 +85,11 @@ def vmhwm():
     return vm("VmHWM")
 
 
-def stream(path, token, sink=None):
+def stream(path, token, sink=None, timeout=60):
     """GET path reading the body 64 KiB at a time: (status, sha256 hex,
-    bytes, error or None).  Never holds the body."""
-    c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=60)
+    bytes, error or None, headers).  Never holds the body; sink(bytes so
+    far), if given, is called after each read."""
+    c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=timeout)
     c.request("GET", path, headers={"Authorization": "Bearer " + token})
     r = c.getresponse()
     h = hashlib.sha256()
@@ -598,29 +599,17 @@ ok(not leaks, "no token or password in the server log or the audit log "
    "(%d checked)" % len(SECRETS), leaks)
 
 # SIGTERM while evidence streams: the download under way is carried out
-c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=30)
-c.request("GET", bigpath, headers={"Authorization": "Bearer " +
-                                                    TOK["lead1"]})
-r = c.getresponse()
-h = hashlib.sha256()
-got = 0
-b = r.read(65536)
-h.update(b)
-got += len(b)
-os.kill(PID, 15)
-open(MARK, "w").close()
-err = None
-try:
-    for _ in range(1 << 16):
-        b = r.read(65536)
-        if not b:
-            break
-        got += len(b)
-        h.update(b)
-except (http.client.IncompleteRead, ConnectionError, ssl.SSLError) as ex:
-    err = ex
-c.close()
-ok(err is None and got == BIG and h.hexdigest() == ev["big"]["sha"],
+
+
+def sigterm_once(got):
+    """After the first 64 KiB: SIGTERM to the server, once."""
+    if not os.path.exists(MARK):
+        os.kill(PID, 15)
+        open(MARK, "w").close()
+
+
+st, h, got, err, hdr = stream(bigpath, TOK["lead1"], sigterm_once, timeout=30)
+ok(err is None and got == BIG and h == ev["big"]["sha"],
    "SIGTERM mid-stream: the download under way completes", "%d %s" % (got, err))
 
 db.close()
