@@ -72,6 +72,10 @@ all: $(LIBCOMMON) $(AGENT_BIN) $(SERVER_BIN)
 $(B)/%.o: %.c $(wildcard common/*.h agent/*.h server/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+# The unit tests also depend on their own headers (tests/unit/tmpdir.h).
+$(B)/tests/unit/%.o: tests/unit/%.c $(wildcard common/*.h agent/*.h server/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@

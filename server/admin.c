@@ -27,21 +27,21 @@
 
 #define ADMIN_MAX_ATTEST 32
 
-static int
+int
 admin_fail(fw_err e)
 {
 	fprintf(stderr, "fundwatch-server: %s (%s)\n", fw_errmsg(), fw_strerror(e));
 	return 1;
 }
 
-static int
+int
 admin_usage(const char *text)
 {
 	fprintf(stderr, "%s", text);
 	return 2;
 }
 
-static void
+void
 admin_print_json(json_t *o)
 {
 	char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -49,6 +49,63 @@ admin_print_json(json_t *o)
 	if (t != NULL)
 		printf("%s\n", t);
 	free(t);
+}
+
+/*
+ * Append action on target (detail d, borrowed) to the audit log and commit,
+ * if e is FW_OK; on any failure, roll back.  Returns the first error.
+ */
+static fw_err
+admin_audit_commit(struct admin *a, fw_err e, const char *action, const char *target,
+    json_t *d)
+{
+	if (e == FW_OK)
+		e = audit_append(a->s->db, a->actor, action, target, d, NULL, NULL);
+	if (e == FW_OK)
+		e = db_commit(a->s->db);
+	else
+		db_rollback(a->s->db);
+	return e;
+}
+
+/* One statement (sql, fmt and the arguments as db_run) and its audit entry
+ * in one transaction, as admin_audit_commit. */
+static fw_err
+admin_commit(struct admin *a, const char *action, const char *target, json_t *d,
+    const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	fw_err e;
+
+	if ((e = db_begin(a->s->db)) == FW_OK) {
+		va_start(ap, fmt);
+		e = db_runv(a->s->db, sql, fmt, ap);
+		va_end(ap);
+	}
+	return admin_audit_commit(a, e, action, target, d);
+}
+
+/*
+ * The end of a subcommand that changed something: if e is FW_OK, print d
+ * (--json) or the line fmt makes; frees d.  Returns the exit status.
+ */
+static int admin_finish(struct admin *a, fw_err e, json_t *d, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+admin_finish(struct admin *a, fw_err e, json_t *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e == FW_OK && a->json) {
+		admin_print_json(d);
+	} else if (e == FW_OK) {
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	json_decref(d);
+	return e == FW_OK ? 0 : admin_fail(e);
 }
 
 static cal_day
@@ -171,25 +228,14 @@ admin_sup_add(struct admin *a, int argc, char **argv)
 	d = json_pack("{ss ss ss ss sO sb}", "supervisor", id, "method", ap.method,
 	    "start", sday, "end", eday, "attested", att, "exception",
 	    ap.exception != NULL);
-	if (e == FW_OK)
-		e = d ? audit_append(a->s->db, a->actor, "supervisor.added", id, d, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "out of memory");
-	if (e == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
+	if (e == FW_OK && d == NULL)
+		e = fw_seterr(FW_ERR_NOMEM, "out of memory");
+	e = admin_audit_commit(a, e, "supervisor.added", id, d);
 out:
 	json_decref(att);
-	if (e == FW_OK) {
-		if (a->json)
-			admin_print_json(d);
-		else
-			printf("supervisor %s appointed: term %s .. %s (%s)\n", id, sday, eday,
-			    a->s->profile->appt.term_article ? a->s->profile->appt.term_article
-			    : "profile");
-	}
-	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	return admin_finish(a, e, d, "supervisor %s appointed: term %s .. %s (%s)\n", id,
+	    sday, eday, a->s->profile->appt.term_article ? a->s->profile->appt.term_article
+	    : "profile");
 }
 
 /* Current term (the latest) of a supervisor, and its termination day. */
@@ -387,22 +433,11 @@ admin_sup_renew(struct admin *a, int argc, char **argv)
 	calendar_format(nend, eday);
 	d = json_pack("{ss ss ss sb}", "supervisor", argv[optind], "start", sday, "end",
 	    eday, "consent", consent);
-	if ((e = db_begin(a->s->db)) == FW_OK &&
-	    (e = db_run(a->s->db, "INSERT INTO terms (supervisor_id, start_day, end_day)"
-	    " VALUES (?, ?, ?)", "sss", argv[optind], sday, eday)) == FW_OK &&
-	    (e = audit_append(a->s->db, a->actor, "supervisor.renewed", argv[optind], d,
-	    NULL, NULL)) == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
-	if (e == FW_OK) {
-		if (a->json)
-			admin_print_json(d);
-		else
-			printf("supervisor %s renewed: term %s .. %s\n", argv[optind], sday, eday);
-	}
-	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	e = admin_commit(a, "supervisor.renewed", argv[optind], d, "INSERT INTO terms"
+	    " (supervisor_id, start_day, end_day) VALUES (?, ?, ?)", "sss", argv[optind],
+	    sday, eday);
+	return admin_finish(a, e, d, "supervisor %s renewed: term %s .. %s\n", argv[optind],
+	    sday, eday);
 }
 
 static const char admin_sup_term_usage[] =
@@ -454,25 +489,13 @@ admin_sup_terminate(struct admin *a, int argc, char **argv)
 	calendar_format(eff, effs);
 	d = json_pack("{ss ss ss}", "supervisor", argv[optind], "reason", t.reason,
 	    "effective", effs);
-	if ((e = db_begin(a->s->db)) == FW_OK &&
-	    (e = db_run(a->s->db, "UPDATE supervisors SET status = 'terminated',"
-	    " terminated_on = ?, termination_reason = ?, termination_note = ?"
-	    " WHERE id = ?", "ssss", effs, t.reason, t.note, argv[optind])) == FW_OK &&
-	    (e = audit_append(a->s->db, a->actor, "supervisor.terminated", argv[optind], d,
-	    NULL, NULL)) == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
-	if (e == FW_OK) {
-		if (a->json)
-			admin_print_json(d);
-		else
-			printf("supervisor %s terminated (%s): no longer appointed from %s\n",
-			    argv[optind], profile_termination(a->s->profile, t.reason)->e.article,
-			    effs);
-	}
-	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	e = admin_commit(a, "supervisor.terminated", argv[optind], d, "UPDATE supervisors"
+	    " SET status = 'terminated', terminated_on = ?, termination_reason = ?,"
+	    " termination_note = ? WHERE id = ?", "ssss", effs, t.reason, t.note,
+	    argv[optind]);
+	return admin_finish(a, e, d, "supervisor %s terminated (%s): no longer appointed"
+	    " from %s\n", argv[optind], profile_termination(a->s->profile,
+	    t.reason)->e.article, effs);
 }
 
 static const char admin_sup_change_usage[] =
@@ -531,27 +554,18 @@ admin_sup_change(struct admin *a, int argc, char **argv)
 	d = json_pack("{ss ss sb sb sb s:s? sb}", "supervisor", argv[optind], "changed", chs,
 	    "name", name != NULL, "phone", phone != NULL, "unit", unit != NULL,
 	    "report_due", dues[0] ? dues : NULL, "late", late);
-	if ((e = db_begin(a->s->db)) == FW_OK &&
-	    (e = db_run(a->s->db, "UPDATE supervisors SET name = coalesce(?, name),"
-	    " phone = coalesce(?, phone), unit = coalesce(?, unit) WHERE id = ?", "ssss",
-	    name, phone, unit, argv[optind])) == FW_OK &&
-	    (e = audit_append(a->s->db, a->actor, "supervisor.changed", argv[optind], d,
-	    NULL, NULL)) == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
-	if (e == FW_OK) {
-		if (a->json)
-			admin_print_json(d);
-		else if (dues[0])
-			printf("supervisor %s changed on %s; report due by %s (%s)%s\n",
-			    argv[optind], chs, dues, a->s->profile->deadlines.info_change_article,
-			    late ? ": reported LATE" : "");
-		else
-			printf("supervisor %s changed on %s\n", argv[optind], chs);
-	}
+	e = admin_commit(a, "supervisor.changed", argv[optind], d, "UPDATE supervisors"
+	    " SET name = coalesce(?, name), phone = coalesce(?, phone),"
+	    " unit = coalesce(?, unit) WHERE id = ?", "ssss", name, phone, unit,
+	    argv[optind]);
+	if (e != FW_OK || a->json || !dues[0])
+		return admin_finish(a, e, d, "supervisor %s changed on %s\n", argv[optind],
+		    chs);
+	printf("supervisor %s changed on %s; report due by %s (%s)%s\n", argv[optind], chs,
+	    dues, a->s->profile->deadlines.info_change_article,
+	    late ? ": reported LATE" : "");
 	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	return 0;
 }
 
 static const char admin_dev_code_usage[] =
@@ -571,7 +585,7 @@ admin_dev_code(struct admin *a, int argc, char **argv)
 	char code[15], exp[21], *end;
 	json_t *d;
 	fw_err e;
-	int c;
+	int c, status;
 
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		if (c == 's')
@@ -600,22 +614,13 @@ admin_dev_code(struct admin *a, int argc, char **argv)
 	bundle_time_format(expires, exp);
 	/* The code itself never reaches the audit log. */
 	d = json_pack("{ss ss}", "supervisor", sup, "expires", exp);
-	if ((e = audit_append(a->s->db, a->actor, "device.code", sup, d, NULL, NULL)) == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
-	if (e == FW_OK) {
-		if (a->json) {
-			json_object_set_new(d, "code", json_string(code));
-			admin_print_json(d);
-		} else {
-			printf("enrollment code for supervisor %s: %s (valid until %s, once)\n",
-			    sup, code, exp);
-		}
-	}
+	e = admin_audit_commit(a, FW_OK, "device.code", sup, d);
+	if (e == FW_OK && a->json)
+		json_object_set_new(d, "code", json_string(code));
+	status = admin_finish(a, e, d, "enrollment code for supervisor %s: %s (valid until"
+	    " %s, once)\n", sup, code, exp);
 	OPENSSL_cleanse(code, sizeof code);
-	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	return status;
 }
 
 static const char admin_dev_list_usage[] =
@@ -775,11 +780,8 @@ admin_dev_revoke(struct admin *a, int argc, char **argv)
 	if (reason == NULL || optind != argc - 1)
 		return admin_usage(admin_dev_revoke_usage);
 	d = json_pack("{ss ss}", "device", argv[optind], "reason", reason);
-	if ((e = db_begin(a->s->db)) != FW_OK) {
-		json_decref(d);
-		return admin_fail(e);
-	}
-	if ((e = db_run(a->s->db, "UPDATE devices SET revoked = ?, revoke_reason = ?"
+	if ((e = db_begin(a->s->db)) == FW_OK &&
+	    (e = db_run(a->s->db, "UPDATE devices SET revoked = ?, revoke_reason = ?"
 	    " WHERE id = ? AND revoked IS NULL", "iss", (int64_t)time(NULL), reason,
 	    argv[optind])) == FW_OK && sqlite3_changes(a->s->db) == 0)
 		e = fw_seterr(FW_ERR_NOT_FOUND, "no unrevoked device %s", argv[optind]);
@@ -789,20 +791,8 @@ admin_dev_revoke(struct admin *a, int argc, char **argv)
 		    : fw_seterr(FW_ERR_NOMEM, "out of memory");
 		json_decref(body);
 	}
-	if (e == FW_OK)
-		e = audit_append(a->s->db, a->actor, "device.revoked", argv[optind], d, NULL, NULL);
-	if (e == FW_OK)
-		e = db_commit(a->s->db);
-	else
-		db_rollback(a->s->db);
-	if (e == FW_OK) {
-		if (a->json)
-			admin_print_json(d);
-		else
-			printf("device %s revoked\n", argv[optind]);
-	}
-	json_decref(d);
-	return e == FW_OK ? 0 : admin_fail(e);
+	e = admin_audit_commit(a, e, "device.revoked", argv[optind], d);
+	return admin_finish(a, e, d, "device %s revoked\n", argv[optind]);
 }
 
 static const char admin_audit_usage[] =

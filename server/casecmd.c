@@ -27,30 +27,6 @@
 
 #include "server.h"
 
-static int
-casecmd_fail(fw_err e)
-{
-	fprintf(stderr, "fundwatch-server: %s (%s)\n", fw_errmsg(), fw_strerror(e));
-	return 1;
-}
-
-static int
-casecmd_usage(const char *text)
-{
-	fprintf(stderr, "%s", text);
-	return 2;
-}
-
-static void
-casecmd_print(json_t *o)
-{
-	char *t = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-
-	if (t != NULL)
-		printf("%s\n", t);
-	free(t);
-}
-
 /* A password: one line of standard input, without its newline. */
 static fw_err
 casecmd_read_password(char *out, size_t outsz)
@@ -134,6 +110,80 @@ casecmd_as(struct admin *a, const char *as, struct casecmd_who *w)
 	return FW_OK;
 }
 
+/*
+ * The options of a subcommand, as a table: --NAME ARG stores ARG in *arg;
+ * a flag (arg NULL) sets *flag to 1.  A repeated option keeps its last.
+ */
+struct casecmd_opt {
+	const char *name;
+	char **arg;
+	int *flag;
+};
+
+#define CASECMD_MAX_OPTS 12
+
+/*
+ * Parse the options of argv from argv[first] by the table t (n entries, at
+ * most CASECMD_MAX_OPTS).  GNU getopt moves the operands after the
+ * options: they are argv[optind..].  Returns 0, or -1 on an unknown option
+ * or a missing argument (getopt has said which).
+ */
+static int
+casecmd_options(int argc, char **argv, int first, const struct casecmd_opt *t,
+    size_t n)
+{
+	struct option lo[CASECMD_MAX_OPTS + 1];
+	int c;
+
+	if (n > CASECMD_MAX_OPTS)
+		return -1;
+	memset(lo, 0, sizeof lo);
+	for (size_t i = 0; i < n; i++) {
+		lo[i].name = t[i].name;
+		lo[i].has_arg = t[i].arg != NULL ? required_argument : no_argument;
+		lo[i].val = (int)i + 1;
+	}
+	optind = first;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c < 1 || (size_t)c > n)
+			return -1;
+		if (t[c - 1].arg != NULL)
+			*t[c - 1].arg = optarg;
+		else
+			*t[c - 1].flag = 1;
+	}
+	return 0;
+}
+
+/* Copy an option's argument, if given, to a fixed field (truncated). */
+static void
+casecmd_copy(char *dst, size_t dstsz, const char *arg)
+{
+	if (arg != NULL)
+		snprintf(dst, dstsz, "%s", arg);
+}
+
+#define CASECMD_NOPTS(t) (sizeof (t) / sizeof (t)[0])
+
+/* A list the command prints: as JSON with --json, else one line per
+ * element by row.  Frees list; returns 0, the exit status. */
+static int
+casecmd_print_list(struct admin *a, json_t *list, void (*row)(json_t *v))
+{
+	size_t i;
+	json_t *v;
+
+	if (a->json) {
+		admin_print_json(list);
+	} else {
+		for (i = 0; i < json_array_size(list) &&
+		    (v = json_array_get(list, i)) != NULL; i++)
+			row(v);
+	}
+	json_decref(list);
+	return 0;
+}
+
 /* ---- unit --------------------------------------------------------------- */
 
 const char casecmd_unit_usage[] =
@@ -143,59 +193,46 @@ const char casecmd_unit_usage[] =
     "of every major clue) and each county office (QY art 12).  Route rules\n"
     "match a clue's jurisdiction (its supervisor's unit field).\n";
 
+static void
+casecmd_unit_row(json_t *v)
+{
+	printf("%-16s %-16s %s%s  officers %" JSON_INTEGER_FORMAT
+	    ", open cases %" JSON_INTEGER_FORMAT "\n",
+	    json_string_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "jurisdiction")),
+	    json_string_value(json_object_get(v, "name")),
+	    json_is_true(json_object_get(v, "city")) ? " (city)" : "",
+	    json_integer_value(json_object_get(v, "officers")),
+	    json_integer_value(json_object_get(v, "open_cases")));
+}
+
 int
 casecmd_unit(struct admin *a, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"jurisdiction", required_argument, NULL, 'j'},
-		{"city", no_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
 	struct unit u = {0};
+	char *jurisdiction = NULL;
+	const struct casecmd_opt opts[] = {{"name", &u.name, NULL},
+	    {"jurisdiction", &jurisdiction, NULL}, {"city", NULL, &u.city}};
 	json_t *out = NULL;
 	fw_err e;
-	int c;
 
 	if (argc < 2)
-		return casecmd_usage(casecmd_unit_usage);
+		return admin_usage(casecmd_unit_usage);
 	if (strcmp(argv[1], "list") == 0) {
 		if ((e = unit_list(a->s, &out)) != FW_OK)
-			return casecmd_fail(e);
-		if (a->json) {
-			casecmd_print(out);
-		} else {
-			size_t i;
-			json_t *v;
-			for (i = 0; i < json_array_size(out) &&
-			    (v = json_array_get(out, i)) != NULL; i++)
-				printf("%-16s %-16s %s%s  officers %" JSON_INTEGER_FORMAT
-				    ", open cases %" JSON_INTEGER_FORMAT "\n",
-				    json_string_value(json_object_get(v, "id")),
-				    json_string_value(json_object_get(v, "jurisdiction")),
-				    json_string_value(json_object_get(v, "name")),
-				    json_is_true(json_object_get(v, "city")) ? " (city)" : "",
-				    json_integer_value(json_object_get(v, "officers")),
-				    json_integer_value(json_object_get(v, "open_cases")));
-		}
-		json_decref(out);
-		return 0;
+			return admin_fail(e);
+		return casecmd_print_list(a, out, casecmd_unit_row);
 	}
 	if (strcmp(argv[1], "add") != 0 || argc < 3)
-		return casecmd_usage(casecmd_unit_usage);
+		return admin_usage(casecmd_unit_usage);
 	snprintf(u.id, sizeof u.id, "%s", argv[2]);
-	optind = 3;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'n': u.name = optarg; break;
-		case 'j': snprintf(u.jurisdiction, sizeof u.jurisdiction, "%s", optarg);
-			break;
-		case 'c': u.city = 1; break;
-		default: return casecmd_usage(casecmd_unit_usage);
-		}
-	}
+	if (casecmd_options(argc, argv, 3, opts, CASECMD_NOPTS(opts)) != 0)
+		return admin_usage(casecmd_unit_usage);
+	casecmd_copy(u.jurisdiction, sizeof u.jurisdiction, jurisdiction);
 	if (u.name == NULL || u.jurisdiction[0] == '\0' || strlen(argv[2]) > FW_MAX_CODE)
-		return casecmd_usage(casecmd_unit_usage);
+		return admin_usage(casecmd_unit_usage);
 	if ((e = unit_add(a->s, officer_cli(), &u)) != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (!a->json)
 		printf("unit %s added\n", u.id);
 	return 0;
@@ -216,70 +253,57 @@ const char casecmd_officer_usage[] =
     "institution (KEY as `route test` prints it): the officer is never routed\n"
     "its cases.\n";
 
+static void
+casecmd_officer_row(json_t *v)
+{
+	json_t *roles = json_object_get(v, "roles"), *r;
+	size_t j;
+
+	printf("%-16s %-12s", json_string_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "unit")));
+	for (j = 0; j < json_array_size(roles) && (r = json_array_get(roles, j)) != NULL;
+	    j++)
+		printf("%s%s", j ? "," : " ", json_string_value(r));
+	printf("  open %" JSON_INTEGER_FORMAT "%s\n",
+	    json_integer_value(json_object_get(v, "open_cases")),
+	    json_is_true(json_object_get(v, "disabled")) ? "  DISABLED" : "");
+}
+
 int
 casecmd_officer(struct admin *a, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"name", required_argument, NULL, 'n'},
-		{"unit", required_argument, NULL, 'u'},
-		{"roles", required_argument, NULL, 'r'},
-		{"institution", required_argument, NULL, 'i'}, {NULL, 0, NULL, 0}};
-	const char *verb, *id = NULL, *unit = NULL, *roles = NULL, *inst = NULL;
+	const char *verb, *id = NULL;
+	char *unit = NULL, *roles = NULL, *inst = NULL;
 	struct officer o = {0};
+	const struct casecmd_opt opts[] = {{"name", &o.name, NULL},
+	    {"unit", &unit, NULL}, {"roles", &roles, NULL},
+	    {"institution", &inst, NULL}};
 	char pw[OFFICER_PASSWORD_MAX + 2];
 	unsigned bits = 0;
 	json_t *out = NULL;
 	fw_err e = FW_OK;
-	int c;
 
 	if (argc < 2)
-		return casecmd_usage(casecmd_officer_usage);
+		return admin_usage(casecmd_officer_usage);
 	verb = argv[1];
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'n': o.name = optarg; break;
-		case 'u': unit = optarg; break;
-		case 'r': roles = optarg; break;
-		case 'i': inst = optarg; break;
-		default: return casecmd_usage(casecmd_officer_usage);
-		}
-	}
+	if (casecmd_options(argc, argv, 2, opts, CASECMD_NOPTS(opts)) != 0)
+		return admin_usage(casecmd_officer_usage);
 	if (optind < argc)
 		id = argv[optind++];
 	if (optind != argc)
-		return casecmd_usage(casecmd_officer_usage);
+		return admin_usage(casecmd_officer_usage);
 	if (strcmp(verb, "list") == 0) {
 		if ((e = officer_list(a->s, unit, &out)) != FW_OK)
-			return casecmd_fail(e);
-		if (a->json) {
-			casecmd_print(out);
-		} else {
-			size_t i, j;
-			json_t *v, *r;
-			for (i = 0; i < json_array_size(out) &&
-			    (v = json_array_get(out, i)) != NULL; i++) {
-				printf("%-16s %-12s", json_string_value(json_object_get(v,
-				    "id")), json_string_value(json_object_get(v, "unit")));
-				for (j = 0; j < json_array_size(json_object_get(v, "roles")) &&
-				    (r = json_array_get(json_object_get(v, "roles"), j)) != NULL; j++)
-					printf("%s%s", j ? "," : " ", json_string_value(r));
-				printf("  open %" JSON_INTEGER_FORMAT "%s\n",
-				    json_integer_value(json_object_get(v, "open_cases")),
-				    json_is_true(json_object_get(v, "disabled")) ?
-				    "  DISABLED" : "");
-			}
-		}
-		json_decref(out);
-		return 0;
+			return admin_fail(e);
+		return casecmd_print_list(a, out, casecmd_officer_row);
 	}
 	if (id == NULL)
-		return casecmd_usage(casecmd_officer_usage);
+		return admin_usage(casecmd_officer_usage);
 	if (roles != NULL && (e = officer_roles_parse(roles, &bits)) != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (strcmp(verb, "add") == 0) {
 		if (o.name == NULL || unit == NULL || roles == NULL)
-			return casecmd_usage(casecmd_officer_usage);
+			return admin_usage(casecmd_officer_usage);
 		snprintf(o.id, sizeof o.id, "%s", id);
 		snprintf(o.unit, sizeof o.unit, "%s", unit);
 		o.roles = bits;
@@ -292,18 +316,18 @@ casecmd_officer(struct admin *a, int argc, char **argv)
 		e = officer_disable(a->s, officer_cli(), id);
 	} else if (strcmp(verb, "role") == 0) {
 		if (roles == NULL)
-			return casecmd_usage(casecmd_officer_usage);
+			return admin_usage(casecmd_officer_usage);
 		e = officer_set_roles(a->s, officer_cli(), id, bits);
 	} else if (strcmp(verb, "conflict") == 0) {
 		if (inst == NULL)
-			return casecmd_usage(casecmd_officer_usage);
+			return admin_usage(casecmd_officer_usage);
 		e = officer_conflict_add(a->s, officer_cli(), id, inst);
 	} else {
-		return casecmd_usage(casecmd_officer_usage);
+		return admin_usage(casecmd_officer_usage);
 	}
 	OPENSSL_cleanse(pw, sizeof pw);
 	if (e != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (!a->json)
 		printf("officer %s: %s done\n", id, verb);
 	return 0;
@@ -325,47 +349,35 @@ const char casecmd_route_usage[] =
 int
 casecmd_route(struct admin *a, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"unit", required_argument, NULL, 'u'},
-		{"jurisdiction", required_argument, NULL, 'j'},
-		{"kind", required_argument, NULL, 'k'},
-		{"category", required_argument, NULL, 'c'},
-		{"severity", required_argument, NULL, 's'},
-		{"institution", required_argument, NULL, 'i'},
-		{"name", required_argument, NULL, 'n'},
-		{"place", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 	struct route_rule r = {.jurisdiction = "*", .kind = "*", .category = "*",
 	    .severity = "*"};
-	const char *code = NULL, *name = NULL, *place = NULL;
+	char *unit = NULL, *jur = NULL, *kind = NULL, *cat = NULL, *sev = NULL;
+	char *code = NULL, *name = NULL, *place = NULL;
+	const struct casecmd_opt opts[] = {{"unit", &unit, NULL},
+	    {"jurisdiction", &jur, NULL}, {"kind", &kind, NULL},
+	    {"category", &cat, NULL}, {"severity", &sev, NULL},
+	    {"institution", &code, NULL}, {"name", &name, NULL},
+	    {"place", &place, NULL}};
 	char inst[CASE_INST_MAX + 1];
 	json_t *out = NULL;
 	fw_err e;
-	int c;
 
 	if (argc < 2)
-		return casecmd_usage(casecmd_route_usage);
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'u': snprintf(r.unit, sizeof r.unit, "%s", optarg); break;
-		case 'j': snprintf(r.jurisdiction, sizeof r.jurisdiction, "%s", optarg);
-			break;
-		case 'k': snprintf(r.kind, sizeof r.kind, "%s", optarg); break;
-		case 'c': snprintf(r.category, sizeof r.category, "%s", optarg); break;
-		case 's': snprintf(r.severity, sizeof r.severity, "%s", optarg); break;
-		case 'i': code = optarg; break;
-		case 'n': name = optarg; break;
-		case 'p': place = optarg; break;
-		default: return casecmd_usage(casecmd_route_usage);
-		}
-	}
+		return admin_usage(casecmd_route_usage);
+	if (casecmd_options(argc, argv, 2, opts, CASECMD_NOPTS(opts)) != 0)
+		return admin_usage(casecmd_route_usage);
+	casecmd_copy(r.unit, sizeof r.unit, unit);
+	casecmd_copy(r.jurisdiction, sizeof r.jurisdiction, jur);
+	casecmd_copy(r.kind, sizeof r.kind, kind);
+	casecmd_copy(r.category, sizeof r.category, cat);
+	casecmd_copy(r.severity, sizeof r.severity, sev);
 	if (optind != argc)
-		return casecmd_usage(casecmd_route_usage);
+		return admin_usage(casecmd_route_usage);
 	if (strcmp(argv[1], "add") == 0) {
 		if (r.unit[0] == '\0')
-			return casecmd_usage(casecmd_route_usage);
+			return admin_usage(casecmd_route_usage);
 		if ((e = route_add(a->s, officer_cli(), &r)) != FW_OK)
-			return casecmd_fail(e);
+			return admin_fail(e);
 		if (!a->json)
 			printf("route %" PRId64 " added: %s/%s/%s/%s -> %s\n", r.id,
 			    r.jurisdiction, r.kind, r.category, r.severity, r.unit);
@@ -382,11 +394,11 @@ casecmd_route(struct admin *a, int argc, char **argv)
 		if (e == FW_OK)
 			json_object_set_new(out, "institution", json_string(inst));
 	} else
-		return casecmd_usage(casecmd_route_usage);
+		return admin_usage(casecmd_route_usage);
 	if (e != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (a->json || strcmp(argv[1], "list") == 0) {
-		casecmd_print(out);
+		admin_print_json(out);
 	} else {
 		size_t i;
 		json_t *v;
@@ -422,10 +434,27 @@ const char casecmd_case_usage[] =
     "not_substantiated closed.  Changes post feedback to the reporters.\n";
 
 struct casecmd_opts {
-	const char *as, *unit, *status, *text, *obs, *amount, *grade, *out;
-	const char *reward;
+	char *as, *unit, *status, *text, *obs, *amount, *grade, *out;
+	char *reward;
 	int overdue;
 };
+
+static void
+casecmd_case_row(json_t *v)
+{
+	printf("C%-6" JSON_INTEGER_FORMAT " %-12s %-18s %-12s clues %"
+	    JSON_INTEGER_FORMAT " decide by %s%s%s%s\n",
+	    json_integer_value(json_object_get(v, "id")),
+	    json_string_value(json_object_get(v, "unit")),
+	    json_string_value(json_object_get(v, "status")),
+	    json_string_value(json_object_get(v, "assignee")) ?
+	    json_string_value(json_object_get(v, "assignee")) : "-",
+	    json_integer_value(json_object_get(v, "clues")),
+	    json_string_value(json_object_get(v, "decide_by")),
+	    json_is_true(json_object_get(v, "major")) ? " MAJOR" : "",
+	    json_is_true(json_object_get(v, "overdue")) ? " OVERDUE" : "",
+	    json_is_true(json_object_get(v, "escalated")) ? " escalated" : "");
+}
 
 static int
 casecmd_case_list(struct admin *a, const struct officer *who,
@@ -437,7 +466,7 @@ casecmd_case_list(struct admin *a, const struct officer *who,
 	fw_err e;
 
 	if (op->status != NULL && (f.status = case_status_parse(op->status)) < 0)
-		return casecmd_fail(fw_seterr(FW_ERR_INVALID, "status '%s' unknown",
+		return admin_fail(fw_seterr(FW_ERR_INVALID, "status '%s' unknown",
 		    op->status));
 	if (op->overdue) {
 		f.overdue = 1;
@@ -445,85 +474,44 @@ casecmd_case_list(struct admin *a, const struct officer *who,
 		for (int i = 0; i < 1000; i++)
 			if ((e = case_escalate_overdue(a->s, calendar_china_day(
 			    (int64_t)time(NULL)), &n)) != FW_OK)
-				return casecmd_fail(e);
+				return admin_fail(e);
 			else if (n < 256)
 				break;
 	}
 	if ((e = case_list(a->s, who, &f, &out)) != FW_OK)
-		return casecmd_fail(e);
-	if (a->json) {
-		casecmd_print(out);
-	} else {
-		size_t i;
-		json_t *v;
-		for (i = 0; i < json_array_size(out) &&
-		    (v = json_array_get(out, i)) != NULL; i++)
-			printf("C%-6" JSON_INTEGER_FORMAT " %-12s %-18s %-12s clues %"
-			    JSON_INTEGER_FORMAT " decide by %s%s%s%s\n",
-			    json_integer_value(json_object_get(v, "id")),
-			    json_string_value(json_object_get(v, "unit")),
-			    json_string_value(json_object_get(v, "status")),
-			    json_string_value(json_object_get(v, "assignee")) ?
-			    json_string_value(json_object_get(v, "assignee")) : "-",
-			    json_integer_value(json_object_get(v, "clues")),
-			    json_string_value(json_object_get(v, "decide_by")),
-			    json_is_true(json_object_get(v, "major")) ? " MAJOR" : "",
-			    json_is_true(json_object_get(v, "overdue")) ? " OVERDUE" : "",
-			    json_is_true(json_object_get(v, "escalated")) ? " escalated" :
-			    "");
-	}
-	json_decref(out);
-	return 0;
+		return admin_fail(e);
+	return casecmd_print_list(a, out, casecmd_case_row);
 }
 
 int
 casecmd_case(struct admin *a, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"as", required_argument, NULL, 'a'},
-		{"unit", required_argument, NULL, 'u'},
-		{"status", required_argument, NULL, 's'},
-		{"text", required_argument, NULL, 't'},
-		{"observation", required_argument, NULL, 'o'},
-		{"amount", required_argument, NULL, 'm'},
-		{"grade", required_argument, NULL, 'g'},
-		{"reward", required_argument, NULL, 'r'},
-		{"out", required_argument, NULL, 'O'},
-		{"overdue", no_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
 	struct casecmd_opts op = {0};
+	const struct casecmd_opt opts[] = {{"as", &op.as, NULL},
+	    {"unit", &op.unit, NULL}, {"status", &op.status, NULL},
+	    {"text", &op.text, NULL}, {"observation", &op.obs, NULL},
+	    {"amount", &op.amount, NULL}, {"grade", &op.grade, NULL},
+	    {"reward", &op.reward, NULL}, {"out", &op.out, NULL},
+	    {"overdue", NULL, &op.overdue}};
 	struct casecmd_who w;
 	const char *verb, *pos[2] = {NULL, NULL};
 	json_t *out = NULL;
 	int64_t id = 0, fen = 0;
-	int np = 0, c, rc = 0;
+	int np = 0, rc = 0;
 	fw_err e = FW_OK;
 
 	if (argc < 2)
-		return casecmd_usage(casecmd_case_usage);
+		return admin_usage(casecmd_case_usage);
 	verb = argv[1];
-	optind = 2;
-	/* GNU getopt moves the operands (ID, STATUS) after the options. */
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (c) {
-		case 'a': op.as = optarg; break;
-		case 'u': op.unit = optarg; break;
-		case 's': op.status = optarg; break;
-		case 't': op.text = optarg; break;
-		case 'o': op.obs = optarg; break;
-		case 'm': op.amount = optarg; break;
-		case 'g': op.grade = optarg; break;
-		case 'r': op.reward = optarg; break;
-		case 'O': op.out = optarg; break;
-		case 'd': op.overdue = 1; break;
-		default: return casecmd_usage(casecmd_case_usage);
-		}
-	}
+	/* The operands (ID, STATUS) follow the options. */
+	if (casecmd_options(argc, argv, 2, opts, CASECMD_NOPTS(opts)) != 0)
+		return admin_usage(casecmd_case_usage);
 	while (optind < argc && np < 2)
 		pos[np++] = argv[optind++];
 	if (optind != argc)
-		return casecmd_usage(casecmd_case_usage);
+		return admin_usage(casecmd_case_usage);
 	if ((e = casecmd_as(a, op.as, &w)) != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (strcmp(verb, "list") == 0) {
 		rc = casecmd_case_list(a, w.who, &op);
 		officer_clear(&w.o);
@@ -542,18 +530,18 @@ casecmd_case(struct admin *a, int argc, char **argv)
 			e = case_merge_days(a->s, &days);
 		officer_clear(&w.o);
 		if (e != FW_OK)
-			return casecmd_fail(e);
+			return admin_fail(e);
 		printf(a->json ? "{\"merge_days\": %" PRId64 "}\n" :
 		    "clues merge within %" PRId64 " days\n", days);
 		return 0;
 	}
 	if (pos[0] == NULL || (e = casecmd_case_id(pos[0], &id)) != FW_OK) {
 		officer_clear(&w.o);
-		return e != FW_OK ? casecmd_fail(e) : casecmd_usage(casecmd_case_usage);
+		return e != FW_OK ? admin_fail(e) : admin_usage(casecmd_case_usage);
 	}
 	if (strcmp(verb, "show") == 0) {
 		if ((e = case_show(a->s, w.who, id, &out)) == FW_OK)
-			casecmd_print(out);
+			admin_print_json(out);
 	} else if (strcmp(verb, "export") == 0 && op.out != NULL) {
 		if ((e = case_export(a->s, w.who, id, op.out)) == FW_OK && !a->json)
 			printf("case %" PRId64 " exported to %s; check it with: "
@@ -582,12 +570,12 @@ casecmd_case(struct admin *a, int argc, char **argv)
 	} else if (strcmp(verb, "approve") == 0) {
 		e = case_approve_reward(a->s, w.who, id);
 	} else {
-		rc = casecmd_usage(casecmd_case_usage);
+		rc = admin_usage(casecmd_case_usage);
 	}
 	officer_clear(&w.o);
 	json_decref(out);
 	if (e != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	if (rc == 0 && !a->json && strcmp(verb, "show") != 0 &&
 	    strcmp(verb, "export") != 0)
 		printf("case %" PRId64 ": %s done\n", id, verb);
@@ -615,9 +603,9 @@ casecmd_verify_export_main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 2 || argv[1][0] == '-')
-		return casecmd_usage(casecmd_verify_usage);
+		return admin_usage(casecmd_verify_usage);
 	if ((e = case_verify_export(argv[1], &n)) != FW_OK)
-		return casecmd_fail(e);
+		return admin_fail(e);
 	printf("%s: verified, %" PRId64 " checks passed\n", argv[1], n);
 	return 0;
 }

@@ -312,16 +312,26 @@ db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...
 fw_err
 db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
 	va_list ap;
+	fw_err e;
+
+	va_start(ap, fmt);
+	e = db_runv(db, sql, fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+/* db_run with its arguments as a va_list, which the caller ends. */
+fw_err
+db_runv(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st;
 	fw_err e;
 	int rc;
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return db_error(db, "prepare");
-	va_start(ap, fmt);
 	rc = db_bindv(st, fmt, ap);
-	va_end(ap);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	e = rc == SQLITE_DONE || rc == SQLITE_ROW ? FW_OK : db_error(db, "step");

@@ -29,6 +29,7 @@
 #ifndef FW_SERVER_H
 #define FW_SERVER_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -506,6 +507,7 @@ void db_rollback(sqlite3 *db);		/* no-op outside a transaction */
 fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
+fw_err db_runv(sqlite3 *db, const char *sql, const char *fmt, va_list ap);
 
 /* ---- audit.c: the hash-chained audit log ------------------------------ */
 
@@ -841,6 +843,19 @@ fw_err case_escalate_overdue(struct server *s, cal_day today, int64_t *n);
 fw_err case_notifications(struct server *s, const struct officer *who,
     json_t **out);
 
+/* Shared with export.c.  col_text: a text column, "" for NULL.  case_audit
+ * appends action on "case:ID" and frees detail (NULL: out of memory).
+ * case_info_json: the case as case_list gives it.  case_load_acl: case_get,
+ * then case_acl for act (c cleared if refused). */
+const char *col_text(sqlite3_stmt *st, int i);
+fw_err case_audit(struct server *s, const char *actor, const char *action,
+    int64_t id, json_t *detail);
+json_t *case_info_json(const struct case_info *c, cal_day today);
+fw_err case_load_acl(struct server *s, const struct officer *who, int64_t id,
+    enum case_action act, struct case_info *c);
+
+/* ---- export.c: case export and verify-export --------------------------- */
+
 /* Export (CASE_ACT_EXPORT) into dir, which must not exist: bundles/
  * (manifest bytes, signature, receipt and its signature), devices/DEVICE.pem,
  * keys/receipt.pem, blobs/ (age files), evidence/ (decrypted), audit.jsonl,
@@ -904,6 +919,12 @@ struct admin {
 };
 
 int admin_is_command(const char *group);
+/* For casecmd.c's subcommands too: admin_fail prints fw_errmsg() and e's
+ * name to stderr and returns 1, admin_usage prints text to stderr and
+ * returns 2 (the exit statuses); admin_print_json prints o indented. */
+int admin_fail(fw_err e);
+int admin_usage(const char *text);
+void admin_print_json(json_t *o);
 /* argv[0] is the group; returns the exit status. */
 int admin_main(int argc, char **argv);
 

@@ -9,8 +9,8 @@
 # once with byte-identical blobs, nothing the agent does not hold is there,
 # and SQLite and the blob store are clean.  30 rounds, 200 with
 # FW_TORTURE=1 (LOOPS= overrides); each round bounded (10 s).
-NAME=agent-kill
-. "$(dirname "$0")/common.shlib"
+NAME=fault-agent-kill
+. "$(dirname "$0")/../lib/common.shlib"
 
 setup qingyuan
 ok "server on 127.0.0.1:$PORT, agent enrolled as $DEV"

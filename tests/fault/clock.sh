@@ -17,8 +17,8 @@
 # clock right for those days), then syncs a week after the end, within the
 # grace period, against the server on the real clock: the capture before
 # the end is accepted, the one after is refused as not_appointed.
-NAME=clock
-. "$(dirname "$0")/common.shlib"
+NAME=fault-clock
+. "$(dirname "$0")/../lib/common.shlib"
 
 command -v faketime >/dev/null 2>&1 || { echo "skip: faketime (libfaketime) is not installed"; exit 0; }
 # The boot clock stays true; only the wall clock is wrong, as on a device.

@@ -10,8 +10,8 @@
 # the next sync completes and each observation is held exactly once.  Then
 # with a reserve larger than the free space: insufficient_storage, nothing
 # written.
-NAME=diskfull
-. "$(dirname "$0")/common.shlib"
+NAME=fault-diskfull
+. "$(dirname "$0")/../lib/common.shlib"
 
 [ "$(id -u)" = 0 ] || { echo "skip: mounting a tmpfs needs root here"; exit 0; }
 command -v age >/dev/null 2>&1 || { echo "skip: age is not installed"; exit 0; }

@@ -19,8 +19,8 @@
 # during ingest; the server restarts on the remounted folder, the agent's
 # retries converge, each capture is held once, `audit verify` passes.
 # 30 rounds each, 200 with FW_TORTURE=1.
-NAME=powercut
-. "$(dirname "$0")/common.shlib"
+NAME=fault-powercut
+. "$(dirname "$0")/../lib/common.shlib"
 
 [ -c /dev/fuse ] || { echo "skip: /dev/fuse is missing (no FUSE here)"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "skip: mounting lazyfs needs root here"; exit 0; }

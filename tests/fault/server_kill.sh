@@ -8,8 +8,8 @@
 # printed an id is held exactly once with byte-identical blobs, nothing
 # else is held, `audit verify` passes, SQLite is clean and no partial blob
 # is left whole but unrecorded.  30 rounds, 200 with FW_TORTURE=1.
-NAME=server-kill
-. "$(dirname "$0")/common.shlib"
+NAME=fault-server-kill
+. "$(dirname "$0")/../lib/common.shlib"
 
 PORT_FIXED=$(free_port)
 setup qingyuan

@@ -12,24 +12,10 @@
 #
 # Prints TAP lines "ok N - ..." / "not ok N - ..."; every wait is bounded;
 # only 127.0.0.1 is used.  $B is the build folder (default build).
-B=${B:-build}
-case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-AGENT=$B/fundwatch-agent
-SERVER=$B/fundwatch-server
-HERE=$(cd "$(dirname "$0")" && pwd)
+NAME=agent-sync NEED=openssl
+. "$(dirname "$0")/../lib/common.shlib"
 PROXY=$HERE/agent_proxy.py
-
-for tool in python3 sqlite3 openssl cmp; do
-	command -v $tool >/dev/null 2>&1 || { echo "skip: $tool is not installed"; exit 0; }
-done
-[ -x "$AGENT" ] && [ -x "$SERVER" ] || { echo "skip: $AGENT or $SERVER not built"; exit 0; }
-
-T=$(mktemp -d /tmp/fw-agent-sync.XXXXXX) || exit 1
-D=$T/server
-A=$T/agent
-SPID= PPID1= PPID2= DPID=
-n=0
-failed=0
+PPID1= PPID2= DPID=
 
 cleanup() {
 	for p in $DPID $PPID1 $PPID2 $SPID; do
@@ -40,71 +26,13 @@ cleanup() {
 	done
 	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
-# Show a file's content under a failed check.
-show() { sed 's/^/#   /' "$1" >&2; }
-bail() { nok "$1"; [ -f "$2" ] && show "$2"; echo "# bailing out" >&2; exit 1; }
-
-# Wait (at most $2 tenths of a second) for a non-empty file.
-wait_file() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$1" ]
-}
-# A JSON field (dotted path) of a file, "" if absent.
-jget() {
-	python3 - "$1" "$2" <<'EOF'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."):
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    print(json.dumps(v) if isinstance(v, (dict, list, bool)) else v)
-except Exception:
-    print("")
-EOF
-}
-sq() { sqlite3 "$D/fundwatch.db" "$1"; }
-
-export FUNDWATCH_AGENT_DATA=$A
-export FUNDWATCH_AGENT_CONFIG=$T/agent.conf
-export FUNDWATCH_DATA=$D
-unset FUNDWATCH_ACTOR
 
 # ---- the server ------------------------------------------------------------
-"$SERVER" init --data "$D" --profile qingyuan >"$T/init.out" 2>&1 ||
-	bail "server init" "$T/init.out"
-python3 - "$D/fundwatch.conf" <<'EOF'
-import re, sys
-p = sys.argv[1]
-s = open(p).read()
-s, k = re.subn(r"(?m)^[;#]?\s*listen\s*=.*$", "listen = 127.0.0.1:0", s, count=1)
-if k == 0:
-    s = s.replace("[server]", "[server]\nlisten = 127.0.0.1:0", 1)
-open(p, "w").write(s)
-EOF
-"$SERVER" run --data "$D" -d >"$T/server.log" 2>&1 &
-SPID=$!
-wait_file "$D/run/port" 100 || bail "server writes run/port within 10 s" "$T/server.log"
-PORT=$(cat "$D/run/port")
-URL=https://127.0.0.1:$PORT
+server_init
+server_start || bail "server writes run/port within 10 s" "$T/server.log"
 ok "server runs on 127.0.0.1:$PORT"
 
-"$SERVER" supervisor add --name "Test Supervisor" --birth 1980-05-01 \
-    --method self_nomination --id S1 --attest law_abiding \
-    --attest insured_in_city --attest full_civil_capacity \
-    --attest knows_regulations --attest volunteer --attest fit_for_duty \
-    --attest no_conflict_of_interest --attest no_bad_credit \
-    --json >"$T/sup.json" 2>&1 || bail "supervisor add" "$T/sup.json"
+supervisor_add S1 --name "Test Supervisor" || bail "supervisor add" "$T/sup-S1.json"
 newcode() {
 	"$SERVER" device code --supervisor S1 --json >"$T/code.json" 2>&1 &&
 	    jget "$T/code.json" code

@@ -9,7 +9,6 @@ The case is exported and checked by verify-export and by the stock tools
 VERIFY.md names; a tampered file is named.  Prints TAP lines.
 """
 import base64
-import configparser
 import hashlib
 import json
 import os
@@ -22,56 +21,16 @@ import tempfile
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
+import fwtest  # noqa: E402
 
-SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
-CA = os.path.join(DATA, "tls", "ca.pem")
+from fwtest import CA, DATA, PORT, admin, ok, profile, run, supervisor_args  # noqa: E402
+
 TMP = tempfile.mkdtemp()
-n = 0
-failed = 0
-
-
-def ok(cond, desc, detail=""):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def run(*args, stdin=None):
-    return subprocess.run([SERVER] + list(args), capture_output=True, text=True,
-                          input=stdin)
-
-
-def admin(*args, stdin=None):
-    r = run(*(list(args) + ["--data", DATA, "--json"]), stdin=stdin)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(args), r.stderr))
-    return json.loads(r.stdout) if r.stdout.strip() else None
-
-
-def profile():
-    p = configparser.ConfigParser(interpolation=None, strict=False,
-                                  inline_comment_prefixes=(";", "#"))
-    p.read(os.path.join(DATA, "profile.conf"), encoding="utf-8")
-    return p
-
-
 P = profile()
-METHOD = [s.split(None, 1)[1] for s in P.sections() if s.startswith("method ")][0]
-ATTEST = [s.split(None, 1)[1] for s in P.sections() if s.startswith("eligibility ")
-          and P[s].get("required", "no").strip() in ("yes", "true", "1")]
 
 
 def add_supervisor(sid, unit):
-    args = ["supervisor", "add", "--id", sid, "--name", "李四 " + sid, "--birth",
-            "1980-05-01", "--method", METHOD, "--start", "2025-01-01", "--unit", unit]
-    for a in ATTEST:
-        args += ["--attest", a]
-    admin(*args)
+    admin(*supervisor_args(sid, "李四 " + sid, unit=unit))
 
 
 def new_device(sid):
@@ -332,5 +291,5 @@ ok("账实不符" not in txt and "李四" not in txt and "康民" not in txt and
    "no clue text, finding or name in the audit log")
 
 shutil.rmtree(TMP, ignore_errors=True)
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+print("1..%d" % fwtest.n)
+sys.exit(1 if fwtest.failed else 0)

@@ -11,7 +11,6 @@ server's peak RSS while 50 MiB of evidence streams out, a corrupt blob cut
 short rather than passed off as whole, audit entries, the login rate
 limits, and that no token or password reaches the log.  Prints TAP lines.
 """
-import configparser
 import hashlib
 import http.client
 import json
@@ -25,30 +24,18 @@ import time
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
+import fwtest  # noqa: E402
 
-SERVER, DATA, PORT, PID, LOG, MARK = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
-                                      int(sys.argv[4]), sys.argv[5], sys.argv[6])
-CA = os.path.join(DATA, "tls", "ca.pem")
+from fwtest import CA, DATA, PORT, SERVER, ok  # noqa: E402
+
+PID, LOG, MARK = int(sys.argv[4]), sys.argv[5], sys.argv[6]
+fwtest.DETAIL_LINES = 20
 CTX = ssl.create_default_context(cafile=CA)
 # beside the data folder, in office.sh's temporary folder, which it removes
 TMP = os.path.join(os.path.dirname(os.path.abspath(DATA)), "client")
 os.makedirs(TMP, exist_ok=True)
 BIG = 50 << 20
-n = 0
-failed = 0
 SECRETS = []            # every token and password: none may reach the log
-
-
-def ok(cond, desc, detail=""):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines()[:20]:
-            print("#   " + line)
-    sys.stdout.flush()
-    return cond
 
 
 def admin(*args, stdin=None):
@@ -98,10 +85,11 @@ def vmhwm():
     return vm("VmHWM")
 
 
-def stream(path, token, sink=None):
+def stream(path, token, sink=None, timeout=60):
     """GET path reading the body 64 KiB at a time: (status, sha256 hex,
-    bytes, error or None).  Never holds the body."""
-    c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=60)
+    bytes, error or None, headers).  Never holds the body; sink(bytes so
+    far), if given, is called after each read."""
+    c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=timeout)
     c.request("GET", path, headers={"Authorization": "Bearer " + token})
     r = c.getresponse()
     h = hashlib.sha256()
@@ -121,23 +109,6 @@ def stream(path, token, sink=None):
     hdr = dict(r.getheaders())
     c.close()
     return r.status, h.hexdigest(), got, err, hdr
-
-
-def supervisor_args(sid, unit):
-    """`supervisor add` for sid with the profile's first method and every
-    attestation it requires."""
-    p = configparser.ConfigParser(interpolation=None, strict=False,
-                                  inline_comment_prefixes=(";", "#"))
-    p.read(os.path.join(DATA, "profile.conf"), encoding="utf-8")
-    method = [s.split(None, 1)[1] for s in p.sections() if s.startswith("method ")][0]
-    args = ["supervisor", "add", "--id", sid, "--name", "张三", "--birth",
-            "1980-05-01", "--method", method, "--start", "2025-01-01", "--unit",
-            unit]
-    for s in p.sections():
-        if s.startswith("eligibility ") and p[s].get("required", "no").strip() in (
-                "yes", "true", "1"):
-            args += ["--attest", s.split(None, 1)[1]]
-    return args
 
 
 def age_encrypt(plain_path):
@@ -184,7 +155,7 @@ for oid, (unit, roles) in OFFICERS.items():
     admin("officer", "add", oid, "--name", "干部 " + oid, "--unit", unit,
           "--roles", roles, stdin=PW[oid] + "\n")
 
-admin(*supervisor_args("S001", "ja"))
+admin(*fwtest.supervisor_args("S001", "张三", unit="ja"))
 code = json.loads(admin("device", "code", "--supervisor", "S001", "--json"))["code"]
 dev = fwclient.Device(TMP, PORT, CA)
 st, _ = dev.enroll(code)
@@ -628,31 +599,19 @@ ok(not leaks, "no token or password in the server log or the audit log "
    "(%d checked)" % len(SECRETS), leaks)
 
 # SIGTERM while evidence streams: the download under way is carried out
-c = http.client.HTTPSConnection("127.0.0.1", PORT, context=CTX, timeout=30)
-c.request("GET", bigpath, headers={"Authorization": "Bearer " +
-                                                    TOK["lead1"]})
-r = c.getresponse()
-h = hashlib.sha256()
-got = 0
-b = r.read(65536)
-h.update(b)
-got += len(b)
-os.kill(PID, 15)
-open(MARK, "w").close()
-err = None
-try:
-    for _ in range(1 << 16):
-        b = r.read(65536)
-        if not b:
-            break
-        got += len(b)
-        h.update(b)
-except (http.client.IncompleteRead, ConnectionError, ssl.SSLError) as ex:
-    err = ex
-c.close()
-ok(err is None and got == BIG and h.hexdigest() == ev["big"]["sha"],
+
+
+def sigterm_once(got):
+    """After the first 64 KiB: SIGTERM to the server, once."""
+    if not os.path.exists(MARK):
+        os.kill(PID, 15)
+        open(MARK, "w").close()
+
+
+st, h, got, err, hdr = stream(bigpath, TOK["lead1"], sigterm_once, timeout=30)
+ok(err is None and got == BIG and h == ev["big"]["sha"],
    "SIGTERM mid-stream: the download under way completes", "%d %s" % (got, err))
 
 db.close()
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+print("1..%d" % fwtest.n)
+sys.exit(1 if fwtest.failed else 0)

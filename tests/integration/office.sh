@@ -7,23 +7,10 @@
 B=${B:-build}
 here=$(dirname "$0")
 command -v age >/dev/null 2>&1 || { echo "skip: the age tool is not installed"; exit 0; }
-t=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$t"; }
-trap cleanup EXIT INT TERM
+. "$here/../lib/server.shlib"
 
-"$B/fundwatch-server" init --data "$t/d" --profile qingyuan >"$t/init.log" 2>&1 || {
-	echo "not ok 1 - init"; cat "$t/init.log"; exit 1; }
-sed -i 's/^listen *=.*/listen = 127.0.0.1:0/; s/^disk_reserve *=.*/disk_reserve = 1M/' \
-    "$t/d/fundwatch.conf"
-"$B/fundwatch-server" run --data "$t/d" -d -v >"$t/server.log" 2>&1 &
-pid=$!
-i=0
-while [ ! -s "$t/d/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-if [ ! -s "$t/d/run/port" ]; then
-	echo "not ok 1 - server did not start"; cat "$t/server.log"; exit 1
-fi
-python3 "$here/office.py" "$B/fundwatch-server" "$t/d" "$(cat "$t/d/run/port")" \
+server_up -v
+python3 "$here/office.py" "$B/fundwatch-server" "$t/d" "$PORT" \
     "$pid" "$t/server.log" "$t/sigterm"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# server: /' "$t/server.log" | tail -n 40

@@ -6,9 +6,7 @@ proto/PROTOCOL.md) and prints TAP lines.  Every refusal must come with its
 own JSON error code and leave the database and the blob store unchanged.
 """
 import base64
-import configparser
 import hashlib
-import json
 import os
 import sqlite3
 import subprocess
@@ -19,51 +17,16 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
+import fwtest  # noqa: E402
 
-SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
-CA = os.path.join(DATA, "tls", "ca.pem")
+from fwtest import (CA, DATA, PORT, SERVER, admin, ok, profile,  # noqa: E402
+                    profile_codes, supervisor_args)
+
 TMP = tempfile.mkdtemp()
-n = 0
-failed = 0
-
-
-def ok(cond, desc, detail=""):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        failed += 1
-        for line in str(detail).splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
-
-
-def admin(*args):
-    r = subprocess.run([SERVER] + list(args) + ["--data", DATA, "--json"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        raise RuntimeError("%s: %s" % (" ".join(args), r.stderr))
-    return json.loads(r.stdout) if r.stdout.strip() else None
-
-
-def profile_codes():
-    """A method and the required attestations of the data folder's profile."""
-    p = configparser.ConfigParser(interpolation=None, strict=False,
-                                  inline_comment_prefixes=(";", "#"))
-    p.read(os.path.join(DATA, "profile.conf"), encoding="utf-8")
-    method = [s.split(None, 1)[1] for s in p.sections() if s.startswith("method ")][0]
-    att = [s.split(None, 1)[1] for s in p.sections() if s.startswith("eligibility ")
-           and p[s].get("required", "no").strip() in ("yes", "true", "1")]
-    return method, att
 
 
 def add_supervisor(sid, start="2025-01-01", birth="1980-05-01"):
-    method, att = profile_codes()
-    args = ["supervisor", "add", "--id", sid, "--name", "张三 " + sid, "--birth", birth,
-            "--method", method, "--start", start]
-    for a in att:
-        args += ["--attest", a]
-    return admin(*args)
+    return admin(*supervisor_args(sid, "张三 " + sid, birth=birth, start=start))
 
 
 def snapshot():
@@ -301,9 +264,7 @@ refused_obs(dev2, dev2.bundle(dev2.manifest([old])), "not_appointed", before,
 dev2.seq, dev2.prev = 0, "0" * 64
 today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
 method, _ = profile_codes()
-prof = configparser.ConfigParser(interpolation=None, strict=False,
-                                  inline_comment_prefixes=(";", "#"))
-prof.read(os.path.join(DATA, "profile.conf"), encoding="utf-8")
+prof = profile()
 cause = [s.split(None, 1)[1] for s in prof.sections() if s.startswith("termination ")
          and prof[s].get("kind", "").strip() == "cause"][0]
 admin("supervisor", "terminate", "S2", "--reason", cause, "--on", "2025-06-01",
@@ -334,5 +295,5 @@ ok({"ingest.accepted", "ingest.refused", "ingest.conflict", "device.enrolled",
 text = "".join(t for (t,) in db.execute("SELECT detail FROM audit"))
 ok(code not in text and code.replace("-", "") not in text and "改写" not in text,
    "the audit log holds no enrollment code and no clue text")
-print("# %d tests, %d failed" % (n, failed))
-sys.exit(1 if failed else 0)
+print("# %d tests, %d failed" % (fwtest.n, fwtest.failed))
+sys.exit(1 if fwtest.failed else 0)

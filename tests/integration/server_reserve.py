@@ -5,36 +5,23 @@ entry.  Usage: server_reserve.py SERVER_BIN DATA_DIR PORT"""
 import hashlib
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
+import fwtest  # noqa: E402
 
-SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
-n = 0
-bad = 0
-
-
-def ok(cond, desc, detail=""):
-    global n, bad
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
-    if not cond:
-        bad += 1
-        print("#   %s" % detail)
+from fwtest import CA, DATA, PORT, ok, run  # noqa: E402
 
 
 def admin(*args):
-    r = subprocess.run([SERVER] + list(args) + ["--data", DATA, "--json"],
-                       capture_output=True, text=True)
-    return r
+    return run(*(list(args) + ["--data", DATA, "--json"]))
 
 
 import json  # noqa: E402
 code = json.loads(admin("device", "code", "--supervisor", "S1").stdout)["code"]
-d = fwclient.Device(tempfile.mkdtemp(), PORT, os.path.join(DATA, "tls", "ca.pem"))
+d = fwclient.Device(tempfile.mkdtemp(), PORT, CA)
 st, ans = d.enroll(code)
 ok(st == 200, "enrollment still works below the reserve (it writes no blob)", ans)
 blob = os.urandom(4096)
@@ -62,4 +49,4 @@ db.commit()
 r = admin("audit", "verify")
 ok(r.returncode != 0 and "entries missing" in r.stderr,
    "a removed audit entry makes audit verify fail", r.stderr)
-sys.exit(1 if bad else 0)
+sys.exit(1 if fwtest.failed else 0)

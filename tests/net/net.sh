@@ -30,17 +30,11 @@
 # the bytes sent up in all beyond the blobs themselves stay within those
 # losses plus the protocol's overhead, so no blob was ever sent again from
 # the start.  Prints TAP lines and "summary:" lines with the figures.
-B=${B:-build}
-case $B in /*) ;; *) B=$(pwd)/$B ;; esac
-AGENT=$B/fundwatch-agent
-SERVER=$B/fundwatch-server
-HERE=$(cd "$(dirname "$0")" && pwd)
+NAME=net
+. "$(dirname "$0")/../lib/common.shlib"
 PROXY=$HERE/netproxy.py
-
-for tool in python3 sqlite3 cmp; do
-	command -v $tool >/dev/null 2>&1 || { echo "skip: $tool is not installed"; exit 0; }
-done
-[ -x "$AGENT" ] && [ -x "$SERVER" ] || { echo "skip: $AGENT or $SERVER not built"; exit 0; }
+# Each agent has its own data folder and configuration, given per command.
+unset FUNDWATCH_AGENT_DATA FUNDWATCH_AGENT_CONFIG
 
 if [ -n "${FW_TORTURE:-}" ]; then
 	SLOW_KIB=${NET_SLOW_KIB:-51200} FAST_KIB=${NET_FAST_KIB:-51200}
@@ -50,70 +44,17 @@ else
 	SLOW_CUT=12 FAST_CUT=12 SLOW_CHUNK=64K DEADLINE=150
 fi
 
-T=$(mktemp -d /tmp/fw-net.XXXXXX) || exit 1
-D=$T/server
-SPID=
-PIDS=
-n=0
-failed=0
-
 cleanup() {
 	for p in $PIDS $(cat "$T"/*/proxy.pid 2>/dev/null) $SPID; do kill "$p" 2>/dev/null; done
 	for p in $PIDS $SPID; do wait "$p" 2>/dev/null; done
 	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
-check() {
-	desc=$1
-	shift
-	if "$@"; then ok "$desc"; else nok "$desc"; fi
-}
-show() { [ -f "$1" ] && sed 's/^/#   /' "$1" | tail -n 30; }
-bail() { nok "$1"; show "$2"; echo "# bailing out"; exit 1; }
-wait_file() {
-	i=0
-	while [ ! -s "$1" ] && [ $i -lt "$2" ]; do sleep 0.1; i=$((i + 1)); done
-	[ -s "$1" ]
-}
-jget() {
-	python3 - "$1" "$2" <<'EOF'
-import json, sys
-try:
-    v = json.load(open(sys.argv[1]))
-    for k in sys.argv[2].split("."):
-        v = v[int(k)] if isinstance(v, list) else v[k]
-    print(json.dumps(v) if isinstance(v, (dict, list, bool)) else v)
-except Exception:
-    print("")
-EOF
-}
-sq() { sqlite3 "$D/fundwatch.db" "$1"; }
-
-export FUNDWATCH_DATA=$D
-unset FUNDWATCH_ACTOR
 
 # ---- the server ---------------------------------------------------------------
-"$SERVER" init --data "$D" --profile qingyuan >"$T/init.out" 2>&1 ||
-	bail "server init" "$T/init.out"
-sed -i 's/^[;#]*[[:space:]]*listen[[:space:]]*=.*/listen = 127.0.0.1:0/' "$D/fundwatch.conf"
-grep -q '^listen = 127.0.0.1:0' "$D/fundwatch.conf" ||
-	sed -i 's/^\[server\]/[server]\nlisten = 127.0.0.1:0/' "$D/fundwatch.conf"
-"$SERVER" run --data "$D" -d >"$T/server.log" 2>&1 &
-SPID=$!
-wait_file "$D/run/port" 100 || bail "server writes run/port within 10 s" "$T/server.log"
-PORT=$(cat "$D/run/port")
-URL=https://127.0.0.1:$PORT
+server_init
+server_start || bail "server writes run/port within 10 s" "$T/server.log"
 ok "server runs on 127.0.0.1:$PORT"
-"$SERVER" supervisor add --name "Net Supervisor" --birth 1980-05-01 \
-    --method self_nomination --id S1 --attest law_abiding \
-    --attest insured_in_city --attest full_civil_capacity \
-    --attest knows_regulations --attest volunteer --attest fit_for_duty \
-    --attest no_conflict_of_interest --attest no_bad_credit \
-    --json >"$T/sup.json" 2>&1 || bail "supervisor add" "$T/sup.json"
+supervisor_add S1 --name "Net Supervisor" || bail "supervisor add" "$T/sup-S1.json"
 
 # ---- one agent per link ---------------------------------------------------------
 # setup NAME KIB: enroll an agent in $T/NAME, capture one observation whose

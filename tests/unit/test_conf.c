@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 
 #include "conf.h"
 #include "file.h"
+#include "tmpdir.h"
 
 struct sample {
 	char *name;
@@ -52,32 +52,18 @@ static const struct conf_entry table[] = {
 #define NT (sizeof table / sizeof table[0])
 
 struct fixture {
-	char dir[64];
+	char dir[TMPDIR_LEN];
 	char file[128];
 	struct sample s;
 };
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
+	struct fixture *f = tmpdir_fixture_new(sizeof *f, "conf");
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/fw-test-conf.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
 	snprintf(f->file, sizeof f->file, "%s/fw.conf", f->dir);
 	if (conf_defaults(table, NT, &f->s) != FW_OK)
 		return -1;
@@ -91,8 +77,7 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	conf_free(table, NT, &f->s);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
+	tmpdir_fixture_free(f);
 	return 0;
 }
 

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,50 +22,24 @@
 #include "ed25519.h"
 #include "file.h"
 #include "hex.h"
+#include "tmpdir.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TMPDIR_LEN];
 };
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/fw-test-ed25519.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	*state = tmpdir_fixture_new(sizeof (struct fixture), "ed25519");
+	return *state != NULL ? 0 : -1;
 }
 
 static int
 teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
+	tmpdir_fixture_free(*state);
 	return 0;
-}
-
-static void
-path_in(const struct fixture *f, const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s/%s", f->dir, name);
 }
 
 static void
@@ -275,7 +248,7 @@ test_save_load(void **state)
 	uint8_t s1[64], s2[64], p1[32], p2[32];
 	struct stat st;
 
-	path_in(f, "device.key", p, sizeof p);
+	tmpdir_path(f->dir, "device.key", p, sizeof p);
 	assert_int_equal(ed25519_generate(&k), FW_OK);
 	assert_int_equal(ed25519_save_private(k, p), FW_OK);
 	assert_int_equal(stat(p, &st), 0);
@@ -304,7 +277,7 @@ test_pkcs8_pem(void **state)
 	uint8_t *data;
 	size_t len;
 
-	path_in(f, "device.key", p, sizeof p);
+	tmpdir_path(f->dir, "device.key", p, sizeof p);
 	assert_int_equal(ed25519_generate(&k), FW_OK);
 	assert_int_equal(ed25519_save_private(k, p), FW_OK);
 	assert_int_equal(file_read_all(p, 4096, &data, &len), FW_OK);
@@ -322,7 +295,7 @@ test_key_perms(void **state)
 	char p[PATH_MAX];
 	static const mode_t bad[] = {0644, 0640, 0604, 0660, 0602, 0610};
 
-	path_in(f, "device.key", p, sizeof p);
+	tmpdir_path(f->dir, "device.key", p, sizeof p);
 	assert_int_equal(ed25519_generate(&k), FW_OK);
 	assert_int_equal(ed25519_save_private(k, p), FW_OK);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -342,7 +315,7 @@ test_save_no_overwrite(void **state)
 	char p[PATH_MAX];
 	uint8_t pa[32], pl[32];
 
-	path_in(f, "device.key", p, sizeof p);
+	tmpdir_path(f->dir, "device.key", p, sizeof p);
 	assert_int_equal(ed25519_generate(&a), FW_OK);
 	assert_int_equal(ed25519_generate(&b), FW_OK);
 	assert_int_equal(ed25519_save_private(a, p), FW_OK);
@@ -381,14 +354,14 @@ test_wrong_type(void **state)
 	struct ed25519_key *k;
 	char priv[PATH_MAX], pub[PATH_MAX];
 
-	path_in(f, "x25519.key", priv, sizeof priv);
-	path_in(f, "x25519.pub", pub, sizeof pub);
+	tmpdir_path(f->dir, "x25519.key", priv, sizeof priv);
+	tmpdir_path(f->dir, "x25519.pub", pub, sizeof pub);
 	write_other_key("X25519", priv, pub);
 	assert_int_equal(ed25519_load_private(priv, &k), FW_ERR_KEY);
 	assert_non_null(strstr(fw_errmsg(), "X25519 key, expected ED25519"));
 	assert_int_equal(ed25519_load_public(pub, &k), FW_ERR_KEY);
-	path_in(f, "ed448.key", priv, sizeof priv);
-	path_in(f, "ed448.pub", pub, sizeof pub);
+	tmpdir_path(f->dir, "ed448.key", priv, sizeof priv);
+	tmpdir_path(f->dir, "ed448.pub", pub, sizeof pub);
 	write_other_key("ED448", priv, pub);
 	assert_int_equal(ed25519_load_private(priv, &k), FW_ERR_KEY);
 	assert_int_equal(ed25519_load_public(pub, &k), FW_ERR_KEY);
@@ -404,7 +377,7 @@ test_encrypted_refused(void **state)
 	FILE *fp;
 
 	/* A prompt for the passphrase would hang here. */
-	path_in(f, "enc.key", p, sizeof p);
+	tmpdir_path(f->dir, "enc.key", p, sizeof p);
 	assert_non_null(pk);
 	assert_non_null(fp = fopen(p, "w"));
 	assert_int_equal(PEM_write_PrivateKey(fp, pk, EVP_aes_256_cbc(),
@@ -434,7 +407,7 @@ test_garbage(void **state)
 	    "MC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
 	char *big;
 
-	path_in(f, "bad.key", p, sizeof p);
+	tmpdir_path(f->dir, "bad.key", p, sizeof p);
 	write_key_file(p, "hello, world\n", 13);
 	assert_int_equal(ed25519_load_private(p, &k), FW_ERR_KEY);
 	assert_non_null(strstr(fw_errmsg(), "not an unencrypted PEM"));
@@ -452,7 +425,7 @@ test_garbage(void **state)
 	assert_int_equal(ed25519_load_private(p, &k), FW_ERR_KEY);
 	assert_non_null(strstr(fw_errmsg(), "too large"));
 	free(big);
-	path_in(f, "absent.key", p, sizeof p);
+	tmpdir_path(f->dir, "absent.key", p, sizeof p);
 	assert_int_equal(ed25519_load_private(p, &k), FW_ERR_NOT_FOUND);
 	/* A folder is not a key file. */
 	assert_int_equal(ed25519_load_public(f->dir, &k), FW_ERR_KEY);
@@ -469,8 +442,8 @@ test_public_file(void **state)
 	uint8_t a[32], b[32], sig[64];
 	struct stat st;
 
-	path_in(f, "device.pub", p, sizeof p);
-	path_in(f, "device.key", priv, sizeof priv);
+	tmpdir_path(f->dir, "device.pub", p, sizeof p);
+	tmpdir_path(f->dir, "device.key", priv, sizeof priv);
 	assert_int_equal(ed25519_generate(&k), FW_OK);
 	assert_int_equal(ed25519_save_public(k, p), FW_OK);
 	assert_int_equal(stat(p, &st), 0);

@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,36 +20,19 @@
 #include <cmocka.h>
 
 #include "file.h"
+#include "tmpdir.h"
 
 struct fixture {
-	char dir[64];
+	char dir[TMPDIR_LEN];
 	char full[96];	/* a tiny tmpfs, mounted by the test that needs it */
 	int mounted;
 };
 
 static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-
-	if (f == NULL)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/fw-test-file.XXXXXX");
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
+	*state = tmpdir_fixture_new(sizeof (struct fixture), "file");
+	return *state != NULL ? 0 : -1;
 }
 
 static int
@@ -60,15 +42,8 @@ teardown(void **state)
 
 	if (f->mounted)
 		umount(f->full);
-	nftw(f->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
+	tmpdir_fixture_free(f);
 	return 0;
-}
-
-static void
-path_in(const struct fixture *f, const char *name, char *out, size_t len)
-{
-	snprintf(out, len, "%s/%s", f->dir, name);
 }
 
 /* Number of entries of dir whose name contains ".tmp.". */
@@ -116,7 +91,7 @@ test_write_round_trip(void **state)
 	char p[PATH_MAX];
 	mode_t old = umask(077);
 
-	path_in(f, "a.txt", p, sizeof p);
+	tmpdir_path(f->dir, "a.txt", p, sizeof p);
 	assert_int_equal(file_write_durable(p, "first", 5, 0644), FW_OK);
 	assert_file_is(p, "first");
 	/* The mode asked for, whatever the umask. */
@@ -150,7 +125,7 @@ test_create_refuses_existing(void **state)
 	struct fixture *f = *state;
 	char p[PATH_MAX];
 
-	path_in(f, "key", p, sizeof p);
+	tmpdir_path(f->dir, "key", p, sizeof p);
 	assert_int_equal(file_create_durable(p, "secret", 6, 0600), FW_OK);
 	assert_int_equal(mode_of(p), 0600);
 	assert_file_is(p, "secret");
@@ -160,7 +135,7 @@ test_create_refuses_existing(void **state)
 	assert_int_equal(count_temps(f->dir), 0);
 	/* A dangling symlink also counts as existing: link(2) never
 	 * follows it. */
-	path_in(f, "dangling", p, sizeof p);
+	tmpdir_path(f->dir, "dangling", p, sizeof p);
 	assert_int_equal(symlink("/nonexistent/target", p), 0);
 	assert_int_equal(file_create_durable(p, "x", 1, 0600), FW_ERR_EXISTS);
 	assert_int_equal(count_temps(f->dir), 0);
@@ -172,7 +147,7 @@ test_write_missing_folder(void **state)
 	struct fixture *f = *state;
 	char p[PATH_MAX];
 
-	path_in(f, "no/such/folder/file", p, sizeof p);
+	tmpdir_path(f->dir, "no/such/folder/file", p, sizeof p);
 	assert_int_equal(file_write_durable(p, "x", 1, 0600), FW_ERR_IO);
 	assert_non_null(strstr(fw_errmsg(), "No such file"));
 	assert_int_equal(file_create_durable(p, "x", 1, 0600), FW_ERR_IO);
@@ -187,7 +162,7 @@ test_write_over_folder(void **state)
 
 	/* rename(2) cannot put a file over a folder: the temporary file
 	 * must go. */
-	path_in(f, "sub", p, sizeof p);
+	tmpdir_path(f->dir, "sub", p, sizeof p);
 	assert_int_equal(mkdir(p, 0700), 0);
 	assert_int_equal(file_write_durable(p, "x", 1, 0600), FW_ERR_IO);
 	assert_int_equal(count_temps(f->dir), 0);
@@ -249,7 +224,7 @@ test_read_cap(void **state)
 	uint8_t *data = (uint8_t *)"sentinel";
 	size_t len = 7;
 
-	path_in(f, "r", p, sizeof p);
+	tmpdir_path(f->dir, "r", p, sizeof p);
 	assert_int_equal(file_write_durable(p, "0123456789", 10, 0600), FW_OK);
 	assert_int_equal(file_read_all(p, 10, &data, &len), FW_OK);
 	assert_int_equal(len, 10);
@@ -259,7 +234,7 @@ test_read_cap(void **state)
 	assert_null(data);
 	assert_int_equal(len, 0);
 	assert_non_null(strstr(fw_errmsg(), "cap of 9"));
-	path_in(f, "empty", p, sizeof p);
+	tmpdir_path(f->dir, "empty", p, sizeof p);
 	assert_int_equal(file_write_durable(p, "", 0, 0600), FW_OK);
 	assert_int_equal(file_read_all(p, 0, &data, &len), FW_OK);
 	assert_non_null(data);
@@ -313,7 +288,7 @@ test_read_not_found(void **state)
 	uint8_t *data;
 	size_t len;
 
-	path_in(f, "absent", p, sizeof p);
+	tmpdir_path(f->dir, "absent", p, sizeof p);
 	assert_int_equal(file_read_all(p, 10, &data, &len), FW_ERR_NOT_FOUND);
 	assert_non_null(strstr(fw_errmsg(), "absent"));
 }
@@ -325,20 +300,20 @@ test_mkdirs(void **state)
 	char p[PATH_MAX];
 	mode_t old = umask(077);
 
-	path_in(f, "a/b//c/", p, sizeof p);
+	tmpdir_path(f->dir, "a/b//c/", p, sizeof p);
 	assert_int_equal(file_mkdirs(p, 0750), FW_OK);
-	path_in(f, "a/b/c", p, sizeof p);
+	tmpdir_path(f->dir, "a/b/c", p, sizeof p);
 	assert_int_equal(mode_of(p), 0750);
-	path_in(f, "a", p, sizeof p);
+	tmpdir_path(f->dir, "a", p, sizeof p);
 	assert_int_equal(mode_of(p), 0750);
 	/* Existing levels are fine. */
-	path_in(f, "a/b/c", p, sizeof p);
+	tmpdir_path(f->dir, "a/b/c", p, sizeof p);
 	assert_int_equal(file_mkdirs(p, 0700), FW_OK);
 	assert_int_equal(mode_of(p), 0750);
 	/* A file in the way is not. */
-	path_in(f, "a/file", p, sizeof p);
+	tmpdir_path(f->dir, "a/file", p, sizeof p);
 	assert_int_equal(file_write_durable(p, "x", 1, 0600), FW_OK);
-	path_in(f, "a/file/d", p, sizeof p);
+	tmpdir_path(f->dir, "a/file/d", p, sizeof p);
 	assert_int_equal(file_mkdirs(p, 0700), FW_ERR_EXISTS);
 	assert_int_equal(file_mkdirs("", 0700), FW_ERR_INVALID);
 	umask(old);
@@ -351,9 +326,9 @@ test_fsync_dir(void **state)
 	char p[PATH_MAX];
 
 	assert_int_equal(file_fsync_dir(f->dir), FW_OK);
-	path_in(f, "not-yet-there", p, sizeof p);
+	tmpdir_path(f->dir, "not-yet-there", p, sizeof p);
 	assert_int_equal(file_fsync_dir(p), FW_OK);
-	path_in(f, "nodir/x", p, sizeof p);
+	tmpdir_path(f->dir, "nodir/x", p, sizeof p);
 	assert_int_equal(file_fsync_dir(p), FW_ERR_IO);
 	assert_int_equal(file_fsync_dir("relative-name"), FW_OK);
 }
