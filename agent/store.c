@@ -459,51 +459,76 @@ stale_locked(const char *path, time_t now, int *fd)
 	return 1;
 }
 
+/* Call fn for each entry of DATADIR/sub but "." and "..", with its name and
+ * path (bounded by STORE_SCAN_MAX). */
+static void
+walk_folder(struct agent *a, const char *sub,
+    void (*fn)(struct agent *, const char *, const char *, void *), void *ctx)
+{
+	char path[STORE_PATH_MAX];
+	struct dirent *de;
+	size_t seen = 0;
+	DIR *d;
+
+	if (path_fmt(path, sizeof path, a->datadir, sub, "") != FW_OK ||
+	    (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && seen++ < STORE_SCAN_MAX)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    path_fmt(path, sizeof path, a->datadir, sub, de->d_name) == FW_OK)
+			fn(a, de->d_name, path, ctx);
+	closedir(d);
+}
+
+/* 1 if name is a blob's name that an evidence row names, 0 if not, -1 if
+ * it is not a blob's name or the database cannot tell. */
+static int
+blob_named(struct agent *a, const char *name)
+{
+	int64_t named;
+
+	if (strlen(name) != SHA256_HEX || !hex_is_lower(name, SHA256_HEX) ||
+	    db_int(a, "SELECT COUNT(*) FROM evidence WHERE blob = ?1", name, 1,
+	    &named, "store: clean-up") != FW_OK)
+		return -1;
+	return named > 0;
+}
+
 /* Finish what writers that died (kill -9, power cut) left in tmp/: a
  * blob whose row was committed goes on to blobs/ (its writer may still be
  * about to do it: both renames are harmless), any other file is deleted
  * once no one holds it and it is a minute old. */
 static void
-clean_tmp(struct agent *a)
+clean_tmp_one(struct agent *a, const char *name, const char *path, void *ctx)
 {
-	char path[STORE_PATH_MAX], dst[STORE_PATH_MAX];
-	struct dirent *de;
-	time_t now = time(NULL);
-	size_t seen = 0, moved = 0;
-	int64_t named;
-	DIR *d;
+	char dst[STORE_PATH_MAX];
+	size_t *moved = ctx;
 	int fd;
 
-	if (path_fmt(path, sizeof path, a->datadir, "tmp", "") != FW_OK ||
-	    (d = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL && seen++ < STORE_SCAN_MAX) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (path_fmt(path, sizeof path, a->datadir, "tmp",
-		    de->d_name) != FW_OK)
-			continue;
-		if (strlen(de->d_name) == SHA256_HEX &&
-		    hex_is_lower(de->d_name, SHA256_HEX) &&
-		    db_int(a, "SELECT COUNT(*) FROM evidence WHERE blob = ?1",
-		    de->d_name, 1, &named, "store: tmp") == FW_OK && named > 0) {
-			if (path_fmt(dst, sizeof dst, a->datadir, "blobs",
-			    de->d_name) == FW_OK && rename(path, dst) == 0) {
-				log_info("store: blob %s moved in after a crash",
-				    de->d_name);
-				moved++;
-			}
-			continue;
+	if (blob_named(a, name) == 1) {
+		if (path_fmt(dst, sizeof dst, a->datadir, "blobs", name) == FW_OK &&
+		    rename(path, dst) == 0) {
+			log_info("store: blob %s moved in after a crash", name);
+			(*moved)++;
 		}
-		if (!stale_locked(path, now, &fd))
-			continue;
-		if (unlink(path) == 0)
-			log_debug("store: removed the stale temporary file %s",
-			    de->d_name);
-		close(fd);
+		return;
 	}
-	closedir(d);
-	if (moved > 0 && file_fsync_dir(dst) != FW_OK)
+	if (!stale_locked(path, time(NULL), &fd))
+		return;
+	if (unlink(path) == 0)
+		log_debug("store: removed the stale temporary file %s", name);
+	close(fd);
+}
+
+static void
+clean_tmp(struct agent *a)
+{
+	char blobs[STORE_PATH_MAX];
+	size_t moved = 0;
+
+	walk_folder(a, "tmp", clean_tmp_one, &moved);
+	if (moved > 0 && path_fmt(blobs, sizeof blobs, a->datadir, "blobs",
+	    "") == FW_OK && file_fsync_dir(blobs) != FW_OK)
 		log_warnx("store: %s", fw_errmsg());
 }
 
@@ -511,37 +536,18 @@ clean_tmp(struct agent *a)
  * them after a crash between a blob's rename and its row's commit; this
  * walk of blobs/ runs once, when such a store is upgraded. */
 static void
-clean_orphans(struct agent *a)
+clean_orphan(struct agent *a, const char *name, const char *path, void *ctx)
 {
-	char path[STORE_PATH_MAX];
-	struct dirent *de;
-	time_t now = time(NULL);
-	size_t seen = 0;
-	int64_t named;
-	DIR *d;
 	int fd;
 
-	if (path_fmt(path, sizeof path, a->datadir, "blobs", "") != FW_OK ||
-	    (d = opendir(path)) == NULL)
+	(void)ctx;
+	if (strlen(name) != SHA256_HEX || !stale_locked(path, time(NULL), &fd))
 		return;
-	while ((de = readdir(d)) != NULL && seen++ < STORE_SCAN_MAX) {
-		if (strlen(de->d_name) != SHA256_HEX ||
-		    !hex_is_lower(de->d_name, SHA256_HEX))
-			continue;
-		if (path_fmt(path, sizeof path, a->datadir, "blobs",
-		    de->d_name) != FW_OK)
-			continue;
-		if (!stale_locked(path, now, &fd))
-			continue;
-		/* Checked while holding the lock: a writer keeps its lock
-		 * until its row is committed, so a row is seen here. */
-		if (db_int(a, "SELECT COUNT(*) FROM evidence WHERE blob = ?1",
-		    de->d_name, 1, &named, "store: orphans") == FW_OK &&
-		    named == 0 && unlink(path) == 0)
-			log_info("store: removed the orphan blob %s", de->d_name);
-		close(fd);
-	}
-	closedir(d);
+	/* Checked while holding the lock: a writer keeps its lock until its
+	 * row is committed, so a row is seen here. */
+	if (blob_named(a, name) == 0 && unlink(path) == 0)
+		log_info("store: removed the orphan blob %s", name);
+	close(fd);
 }
 
 /* Delete the blob files a committed purge freed (the doomed table), then
@@ -758,7 +764,7 @@ agent_open(const char *datadir, const struct agent_config *cfg,
 		goto fail;
 	clean_tmp(a);
 	if (upgraded)
-		clean_orphans(a);
+		walk_folder(a, "blobs", clean_orphan, NULL);
 	if (doomed_flush(a) != FW_OK)
 		log_warnx("store: %s", fw_errmsg());
 	if ((e = load_enrollment(a)) != FW_OK)
