@@ -188,6 +188,10 @@ refused(["case", "approve", str(ca), "--as", "off2"],
 # --- handling, feedback, reward -----------------------------------------------
 admin("case", "status", str(ca), "accepted", "--as", "off2")
 admin("case", "finding", str(ca), "--text", "账实不符", "--as", "off2")
+r = run("case", "substantiate", str(ca), "--amount", "50000", "--grade", "1",
+        "--reward", "999", "--as", "off2", "--data", DATA)
+ok(r.returncode == 1 and "this grade computes the reward" in r.stderr,
+   "--reward is refused for a grade that computes the reward", r.stderr)
 admin("case", "substantiate", str(ca), "--amount", "50000", "--grade", "1",
       "--as", "off2")
 s2 = admin("case", "show", str(ca))
