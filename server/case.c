@@ -270,6 +270,40 @@ case_note(struct server *s, int64_t id, const char *officer, const char *kind,
 	    now);
 }
 
+/* Hand a over as *out if e is FW_OK; drop it otherwise.  Returns e. */
+static fw_err
+case_answer(fw_err e, json_t *a, json_t **out)
+{
+	if (e != FW_OK) {
+		json_decref(a);
+		return e;
+	}
+	*out = a;
+	return FW_OK;
+}
+
+/* A list answer: the array of one element a row of sql (fmt "" or "s"
+ * binding a1), each made by row; what names the list in errors. */
+static fw_err
+case_rows(struct server *s, const char *what, const char *sql, const char *fmt,
+    const char *a1, json_t *(*row)(sqlite3_stmt *), json_t **out)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+	fw_err e;
+	int rc;
+
+	if (a == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+	if ((e = db_prepare(s->db, &st, sql, fmt, a1)) != FW_OK)
+		return case_answer(e, a, out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, row(st));
+	sqlite3_finalize(st);
+	return case_answer(rc != SQLITE_DONE ? db_error(s->db, what) : FW_OK, a,
+	    out);
+}
+
 /* The working-day calendar of the data folder (weekends only if it has no
  * holiday list, or a broken one, which is logged). */
 static fw_err
@@ -611,36 +645,24 @@ unit_clear(struct unit *u)
 	u->name = NULL;
 }
 
+static json_t *
+unit_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{ss ss ss sb sI sI}", "id", col_text(st, 0), "name",
+	    col_text(st, 1), "jurisdiction", col_text(st, 2), "city",
+	    sqlite3_column_int(st, 3), "officers",
+	    (json_int_t)sqlite3_column_int64(st, 4), "open_cases",
+	    (json_int_t)sqlite3_column_int64(st, 5));
+}
+
 fw_err
 unit_list(struct server *s, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "units: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT u.id, u.name, u.jurisdiction, u.city,"
+	return case_rows(s, "units", "SELECT u.id, u.name, u.jurisdiction, u.city,"
 	    " (SELECT count(*) FROM officers o WHERE o.unit = u.id AND o.disabled = 0),"
 	    " (SELECT count(*) FROM cases c WHERE c.unit = u.id AND c.status IN "
-	    CASE_OPEN_SQL ") FROM units u ORDER BY u.id LIMIT 10000", "")) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{ss ss ss sb sI sI}", "id",
-		    col_text(st, 0), "name", col_text(st, 1), "jurisdiction",
-		    col_text(st, 2), "city", sqlite3_column_int(st, 3),
-		    "officers", (json_int_t)sqlite3_column_int64(st, 4), "open_cases",
-		    (json_int_t)sqlite3_column_int64(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "units");
-	}
-	*out = a;
-	return FW_OK;
+	    CASE_OPEN_SQL ") FROM units u ORDER BY u.id LIMIT 10000", "", NULL,
+	    unit_row_json, out);
 }
 
 /* ---- officers ---------------------------------------------------------- */
@@ -737,36 +759,24 @@ officer_clear(struct officer *o)
 	o->name = NULL;
 }
 
+static json_t *
+officer_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{ss ss ss so sb sI}", "id", col_text(st, 0), "name",
+	    col_text(st, 1), "unit", col_text(st, 2), "roles",
+	    officer_roles_json((unsigned)sqlite3_column_int(st, 3)), "disabled",
+	    sqlite3_column_int(st, 4), "open_cases",
+	    (json_int_t)sqlite3_column_int64(st, 5));
+}
+
 fw_err
 officer_list(struct server *s, const char *unit, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "officers: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT o.id, o.name, o.unit, o.roles,"
+	return case_rows(s, "officers", "SELECT o.id, o.name, o.unit, o.roles,"
 	    " o.disabled, (SELECT count(*) FROM cases c WHERE c.assignee = o.id AND"
 	    " c.status IN " CASE_OPEN_SQL ") FROM officers o WHERE ?1 IS NULL OR"
-	    " o.unit = ?1 ORDER BY o.unit, o.id LIMIT 100000", "s", unit)) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{ss ss ss so sb sI}", "id",
-		    col_text(st, 0), "name", col_text(st, 1), "unit", col_text(st, 2),
-		    "roles", officer_roles_json((unsigned)sqlite3_column_int(st, 3)),
-		    "disabled", sqlite3_column_int(st, 4), "open_cases",
-		    (json_int_t)sqlite3_column_int64(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "officers");
-	}
-	*out = a;
-	return FW_OK;
+	    " o.unit = ?1 ORDER BY o.unit, o.id LIMIT 100000", "s", unit,
+	    officer_row_json, out);
 }
 
 /* One UPDATE of an officer's row with its audit entry. */
@@ -951,33 +961,21 @@ route_add(struct server *s, const struct officer *who, struct route_rule *r)
 	return db_commit(s->db);
 }
 
+static json_t *
+route_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{sI ss ss ss ss ss}", "id",
+	    (json_int_t)sqlite3_column_int64(st, 0), "jurisdiction", col_text(st, 1),
+	    "kind", col_text(st, 2), "category", col_text(st, 3), "severity",
+	    col_text(st, 4), "unit", col_text(st, 5));
+}
+
 fw_err
 route_list(struct server *s, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "routes: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT id, jurisdiction, kind, category,"
-	    " severity, unit FROM routes ORDER BY id LIMIT 10000", "")) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{sI ss ss ss ss ss}", "id",
-		    (json_int_t)sqlite3_column_int64(st, 0), "jurisdiction",
-		    col_text(st, 1), "kind", col_text(st, 2), "category", col_text(st, 3),
-		    "severity", col_text(st, 4), "unit", col_text(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "routes");
-	}
-	*out = a;
-	return FW_OK;
+	return case_rows(s, "routes", "SELECT id, jurisdiction, kind, category,"
+	    " severity, unit FROM routes ORDER BY id LIMIT 10000", "", NULL,
+	    route_row_json, out);
 }
 
 struct route_choice {
@@ -1661,10 +1659,8 @@ case_list(struct server *s, const struct officer *who, const struct case_filter 
 	    " unit = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR assignee"
 	    " = ?3) AND id > ?4 ORDER BY id", "sssi", unit,
 	    f->status >= 0 ? case_status_name((enum case_status)f->status) : NULL,
-	    f->assignee, f->after_id)) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
+	    f->assignee, f->after_id)) != FW_OK)
+		return case_answer(e, a, out);
 	while (e == FW_OK && (int64_t)json_array_size(a) < limit &&
 	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct case_info c;
@@ -1674,12 +1670,7 @@ case_list(struct server *s, const struct officer *who, const struct case_filter 
 		case_info_clear(&c);
 	}
 	sqlite3_finalize(st);
-	if (e != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	*out = a;
-	return FW_OK;
+	return case_answer(e, a, out);
 }
 
 /* Load a case and check who may take act on it. */
@@ -1785,12 +1776,7 @@ case_show(struct server *s, const struct officer *who, int64_t id, json_t **out)
 	case_info_clear(&c);
 	if (e == FW_OK && o == NULL)
 		e = fw_seterr(FW_ERR_NOMEM, "case: out of memory");
-	if (e != FW_OK) {
-		json_decref(o);
-		return e;
-	}
-	*out = o;
-	return FW_OK;
+	return case_answer(e, o, out);
 }
 
 fw_err
