@@ -270,6 +270,21 @@ case_note(struct server *s, int64_t id, const char *officer, const char *kind,
 	    now);
 }
 
+/* The end of loading the row of what (a unit, an officer) whose id is id:
+ * st finalized, rc its step's answer, name the copy of the row's name
+ * (NULL: out of memory). */
+static fw_err
+case_load_end(struct server *s, sqlite3_stmt *st, int rc, const char *what,
+    const char *id, const char *name)
+{
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return fw_seterr(FW_ERR_NOT_FOUND, "%s %s does not exist", what, id);
+	if (rc != SQLITE_ROW)
+		return db_error(s->db, what);
+	return name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+}
+
 /* Hand a over as *out if e is FW_OK; drop it otherwise.  Returns e. */
 static fw_err
 case_answer(fw_err e, json_t *a, json_t **out)
@@ -630,12 +645,7 @@ unit_get(struct server *s, const char *id, struct unit *out)
 		snprintf(out->jurisdiction, sizeof out->jurisdiction, "%s", col_text(st, 1));
 		out->city = sqlite3_column_int(st, 2);
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return fw_seterr(FW_ERR_NOT_FOUND, "unit %s does not exist", id);
-	if (rc != SQLITE_ROW)
-		return db_error(s->db, "unit");
-	return out->name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "unit: out of memory");
+	return case_load_end(s, st, rc, "unit", id, out->name);
 }
 
 void
@@ -738,12 +748,7 @@ officer_load(struct server *s, const char *id, struct officer *out, char *pw,
 		if (pw != NULL)
 			snprintf(pw, pwsz, "%s", col_text(st, 4));
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return fw_seterr(FW_ERR_NOT_FOUND, "officer %s does not exist", id);
-	if (rc != SQLITE_ROW)
-		return db_error(s->db, "officer");
-	return out->name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
+	return case_load_end(s, st, rc, "officer", id, out->name);
 }
 
 fw_err
