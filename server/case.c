@@ -285,6 +285,26 @@ case_load_end(struct server *s, sqlite3_stmt *st, int rc, const char *what,
 	return name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
 }
 
+/* The end of an administrative change begun with db_begin: unless e is
+ * an error already, its audit entry (detail is taken; a NULL detail is
+ * "what: out of memory", or with what NULL no entry, as unit and officer
+ * additions have it), then commit, or roll back on any error. */
+static fw_err
+case_admin_end(struct server *s, fw_err e, const char *actor,
+    const char *action, const char *subject, json_t *detail, const char *what)
+{
+	if (e == FW_OK && detail != NULL)
+		e = audit_append(s->db, actor, action, subject, detail, NULL, NULL);
+	else if (e == FW_OK && what != NULL)
+		e = fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+	json_decref(detail);
+	if (e != FW_OK) {
+		db_rollback(s->db);
+		return e;
+	}
+	return db_commit(s->db);
+}
+
 /* Hand a over as *out if e is FW_OK; drop it otherwise.  Returns e. */
 static fw_err
 case_answer(fw_err e, json_t *a, json_t **out)
@@ -618,14 +638,7 @@ unit_add(struct server *s, const struct officer *who, const struct unit *u)
 		e = fw_seterr(FW_ERR_EXISTS, "unit %s exists already", u->id);
 	d = json_pack("{ss ss sb}", "unit", u->id, "jurisdiction", u->jurisdiction,
 	    "city", u->city != 0);
-	if (e == FW_OK && d != NULL)
-		e = audit_append(s->db, who->id, "unit.added", u->id, d, NULL, NULL);
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "unit.added", u->id, d, NULL);
 }
 
 fw_err
@@ -713,17 +726,10 @@ officer_add(struct server *s, const struct officer *who, const struct officer *o
 	    (int64_t)o->roles, pw, (int64_t)time(NULL));
 	if (e == FW_ERR_CONFLICT)
 		e = fw_seterr(FW_ERR_EXISTS, "officer %s exists already", o->id);
+	OPENSSL_cleanse(pw, sizeof pw);
 	d = json_pack("{ss ss so}", "officer", o->id, "unit", o->unit, "roles",
 	    officer_roles_json(o->roles));
-	if (e == FW_OK && d != NULL)
-		e = audit_append(s->db, who->id, "officer.added", o->id, d, NULL, NULL);
-	json_decref(d);
-	OPENSSL_cleanse(pw, sizeof pw);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "officer.added", o->id, d, NULL);
 }
 
 /* The officer's row, with the stored password hash if pw is not NULL. */
@@ -802,15 +808,7 @@ officer_update(struct server *s, const struct officer *who, const char *id,
 		e = db_run(s->db, sql, "is", a2, id);
 	if (e == FW_OK && sqlite3_changes(s->db) == 0)
 		e = fw_seterr(FW_ERR_NOT_FOUND, "officer %s does not exist", id);
-	if (e == FW_OK)
-		e = detail ? audit_append(s->db, who->id, action, id, detail, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
-	json_decref(detail);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, action, id, detail, "officer");
 }
 
 fw_err
@@ -872,15 +870,7 @@ officer_conflict_add(struct server *s, const struct officer *who, const char *id
 	    " institution, declared) VALUES (?, ?, ?)", "ssi", id, institution,
 	    (int64_t)time(NULL));
 	d = json_pack("{ss}", "institution", institution);
-	if (e == FW_OK)
-		e = d ? audit_append(s->db, who->id, "officer.conflict", id, d, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "officer.conflict", id, d, "officer");
 }
 
 fw_err
@@ -955,15 +945,7 @@ route_add(struct server *s, const struct officer *who, struct route_rule *r)
 	d = json_pack("{sI ss ss ss ss ss}", "rule", (json_int_t)r->id, "jurisdiction",
 	    r->jurisdiction, "kind", r->kind, "category", r->category, "severity",
 	    r->severity, "unit", r->unit);
-	if (e == FW_OK)
-		e = d ? audit_append(s->db, who->id, "route.added", r->unit, d, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "route: out of memory");
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "route.added", r->unit, d, "route");
 }
 
 static json_t *
@@ -1298,19 +1280,12 @@ case_set_merge_days(struct server *s, const struct officer *who, int64_t days)
 	snprintf(v, sizeof v, "%" PRId64, days);
 	if ((e = db_begin(s->db)) != FW_OK)
 		return e;
-	if ((e = db_run(s->db, "INSERT INTO meta (key, value) VALUES"
+	e = db_run(s->db, "INSERT INTO meta (key, value) VALUES"
 	    " ('case.merge_days', ?1) ON CONFLICT (key) DO UPDATE SET value = ?1",
-	    "s", v)) == FW_OK) {
-		d = json_pack("{sI}", "days", (json_int_t)days);
-		e = d ? audit_append(s->db, who->id, "case.merge_days", "meta", d, NULL,
-		    NULL) : fw_seterr(FW_ERR_NOMEM, "merge window: out of memory");
-		json_decref(d);
-	}
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	    "s", v);
+	d = json_pack("{sI}", "days", (json_int_t)days);
+	return case_admin_end(s, e, who->id, "case.merge_days", "meta", d,
+	    "merge window");
 }
 
 /* An open case of the institution sharing a category, opened within the
