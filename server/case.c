@@ -1801,6 +1801,20 @@ case_begin(struct server *s, const struct officer *who, int64_t id,
 	return e;
 }
 
+/* case_begin for a change that carries an officer's text (what names it in
+ * errors, required as case_check_text), checked first. */
+static fw_err
+case_begin_text(struct server *s, const struct officer *who, int64_t id,
+    enum case_action act, const char *what, const char *text, int required,
+    struct case_info *c)
+{
+	fw_err e;
+
+	if ((e = case_check_text(what, text, required)) != FW_OK)
+		return e;
+	return case_begin(s, who, id, act, c);
+}
+
 static fw_err
 case_end(struct server *s, struct case_info *c, fw_err e)
 {
@@ -1850,8 +1864,8 @@ case_finding(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("finding", text, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "finding", text, 1,
+	    &c)) != FW_OK)
 		return e;
 	if ((e = case_note(s, id, who->id, "finding", text, now)) == FW_OK)
 		e = case_audit(s, who->id, "case.finding", id, json_pack("{sI}", "note",
@@ -1867,8 +1881,8 @@ case_request_evidence(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("evidence request", text, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "evidence request",
+	    text, 1, &c)) != FW_OK)
 		return e;
 	if ((e = case_move(s, who, &c, CASE_EVIDENCE_REQUESTED, now)) == FW_OK &&
 	    (e = case_note(s, id, who->id, "evidence_request", text, now)) == FW_OK)
@@ -1891,9 +1905,8 @@ case_set_status(struct server *s, const struct officer *who, int64_t id,
 	if (to == CASE_SUBSTANTIATED)
 		return fw_seterr(FW_ERR_INVALID, "substantiated needs a verified amount "
 		    "(case_substantiate)");
-	if ((e = case_check_text("status", text, to == CASE_DECLINED ||
-	    to == CASE_NOT_SUBSTANTIATED)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "status", text,
+	    to == CASE_DECLINED || to == CASE_NOT_SUBSTANTIATED, &c)) != FW_OK)
 		return e;
 	if ((e = case_move(s, who, &c, to, now)) != FW_OK)
 		return case_end(s, &c, e);
@@ -1966,8 +1979,8 @@ case_escalate(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("escalation", reason, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "escalation", reason,
+	    1, &c)) != FW_OK)
 		return e;
 	if ((e = db_run(s->db, "UPDATE cases SET escalated = 1, updated = ? WHERE"
 	    " id = ?", "ii", now, id)) == FW_OK &&
@@ -1988,8 +2001,8 @@ case_extend(struct server *s, const struct officer *who, int64_t id,
 	cal_day to;
 	fw_err e;
 
-	if ((e = case_check_text("extension", reason, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_EXTEND, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_EXTEND, "extension", reason,
+	    1, &c)) != FW_OK)
 		return e;
 	if (c.finish_by == CAL_NONE || (c.status != CASE_ACCEPTED &&
 	    c.status != CASE_INVESTIGATING && c.status != CASE_EVIDENCE_REQUESTED))
