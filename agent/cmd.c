@@ -361,12 +361,26 @@ struct cmd_def {
 	/* Unless --help: FW_OK or a usage error, reported with the options
 	 * given after the name if own_opts, else with the global ones. */
 	fw_err (*check)(const struct cmd_def *, const struct args *);
+	/* For cmd_check_args: minpos..maxpos positionals and the option
+	 * need, if set; else "NAME: give WANT". */
+	size_t minpos, maxpos;
+	const char *need, *want;
 	int own_opts;
 	int open;			/* open the store for run */
 	/* The command: its exit status.  It closes a, NULL unless open. */
 	int (*run)(const struct cmd_def *, struct args *, struct agent *a);
 	const char *kind;		/* feedback, tasks, notices: the feed */
 };
+
+/* The check of a command whose arguments the fields of d describe. */
+static fw_err
+cmd_check_args(const struct cmd_def *d, const struct args *p)
+{
+	if (p->npos < d->minpos || p->npos > d->maxpos ||
+	    (d->need != NULL && arg_get(p, d->need) == NULL))
+		return fw_seterr(FW_ERR_INVALID, "%s: give %s", d->name, d->want);
+	return FW_OK;
+}
 
 static int
 cmd_run(const struct cmd_def *d, const struct agent_opts *g, int argc,
@@ -728,16 +742,6 @@ static const struct argopt attach_opts[] = {
 	{"kind", ARG_ONE}, {"move", ARG_FLAG}, {"what", ARG_ONE},
 };
 
-static fw_err
-attach_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos < 2)
-		return fw_seterr(FW_ERR_INVALID, "attach: give the observation id "
-		    "and at least one file");
-	return FW_OK;
-}
-
 static int
 attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -786,7 +790,9 @@ cmd_attach(const struct agent_opts *g, int argc, char **argv)
 {
 	static const struct cmd_def d = {.name = "attach", .usage = attach_usage,
 	    .opts = attach_opts, .nopts = NOPTS(attach_opts),
-	    .check = attach_check, .own_opts = 1, .run = attach_run};
+	    .check = cmd_check_args, .minpos = 2, .maxpos = CMD_MAX_VALUES,
+	    .want = "the observation id and at least one file", .own_opts = 1,
+	    .run = attach_run};
 
 	return cmd_run(&d, g, argc, argv);
 }
@@ -1020,15 +1026,6 @@ show_human(const struct store_obs_info *i, const struct fw_obs *o)
 	}
 }
 
-static fw_err
-show_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos != 1)
-		return fw_seterr(FW_ERR_INVALID, "show: give one observation id");
-	return FW_OK;
-}
-
 static int
 show_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -1061,7 +1058,8 @@ int
 cmd_show(const struct agent_opts *g, int argc, char **argv)
 {
 	static const struct cmd_def d = {.name = "show", .usage = show_usage,
-	    .check = show_check, .open = 1, .run = show_run};
+	    .check = cmd_check_args, .minpos = 1, .maxpos = 1,
+	    .want = "one observation id", .open = 1, .run = show_run};
 
 	return cmd_run(&d, g, argc, argv);
 }
@@ -1779,15 +1777,6 @@ cmd_export(struct agent *a, const char *dir, size_t *nbundles, size_t *nblobs,
 	return e;
 }
 
-static fw_err
-export_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos > 0 || arg_get(p, "out") == NULL)
-		return fw_seterr(FW_ERR_INVALID, "export-bundle: give --out DIR");
-	return FW_OK;
-}
-
 static int
 export_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -1834,7 +1823,8 @@ cmd_export_bundle(const struct agent_opts *g, int argc, char **argv)
 	static const struct argopt opts[] = {{"out", ARG_ONE}};
 	static const struct cmd_def d = {.name = "export-bundle",
 	    .usage = export_usage, .opts = opts, .nopts = NOPTS(opts),
-	    .check = export_check, .open = 1, .run = export_run};
+	    .check = cmd_check_args, .need = "out", .want = "--out DIR", .open = 1,
+	    .run = export_run};
 
 	return cmd_run(&d, g, argc, argv);
 }
