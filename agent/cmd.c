@@ -280,6 +280,26 @@ json_out(json_t *j)
 	return 0;
 }
 
+/* The exit status of a listing command: e's failure (arr dropped), or
+ * with --json (arr not NULL) {"key": arr} on stdout; 0 when the list was
+ * printed as it was read. */
+static int
+list_answer(const struct args *p, const char *what, fw_err e, const char *key,
+    json_t *arr)
+{
+	json_t *j;
+
+	if (e != FW_OK) {
+		json_decref(arr);
+		return cmd_fail(&p->o, what, e);
+	}
+	if (arr == NULL)
+		return 0;
+	j = json_object();
+	json_object_set_new(j, key, arr);
+	return json_out(j);
+}
+
 static json_t *
 json_time(int64_t t)
 {
@@ -879,7 +899,6 @@ list_run(const struct cmd_def *d, struct args *p, struct agent *a)
 	json_t *arr = NULL;
 	long long n = 0;
 	fw_err e;
-	int rc = 0;
 
 	(void)d;
 	(void)list_limit(p, &n);	/* list_check refused a bad one */
@@ -887,16 +906,7 @@ list_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		arr = json_array();
 	e = store_list(a, (size_t)n, list_one, arr);
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(arr);
-		rc = cmd_fail(&p->o, "list", e);
-	} else if (arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, "observations", arr);
-		rc = json_out(j);
-	}
-	return rc;
+	return list_answer(p, "list", e, "observations", arr);
 }
 
 int
@@ -1341,15 +1351,9 @@ conflicts_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		e = store_conflict_list(a, conflict_one, arr);
 	}
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(arr);
-		rc = cmd_fail(&p->o, "conflicts", e);
-	} else if (arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, "conflicts", arr);
-		rc = json_out(j);
-	} else if (strcmp(verb, "list") != 0) {
+	if (e != FW_OK || arr != NULL)
+		rc = list_answer(p, "conflicts", e, "conflicts", arr);
+	else if (strcmp(verb, "list") != 0) {
 		if (p->o.json) {
 			json_t *j = json_object();
 
@@ -1522,15 +1526,9 @@ feed_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		fp.arr = json_array();
 	e = store_feed_list(a, d->kind, feed_one, &fp);
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(fp.arr);
-		rc = cmd_fail(&p->o, d->name, e);
-	} else if (fp.arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, plural, fp.arr);
-		rc = json_out(j);
-	} else if (fp.n == 0)
+	if (e != FW_OK || fp.arr != NULL)
+		rc = list_answer(p, d->name, e, plural, fp.arr);
+	else if (fp.n == 0)
 		printf("no %s received yet (they arrive with `fundwatch-agent "
 		    "sync`)\n", plural);
 	return rc;
