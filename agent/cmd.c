@@ -1147,6 +1147,18 @@ static json_t *
 status_json(struct agent *a, const struct store_counts *c,
     const struct store_sync_state *s)
 {
+	const struct {
+		const char *key;
+		uint64_t n;
+	} counts[] = {
+		{"pending_observations", c->pending_obs},
+		{"pending_bytes", c->pending_bytes},
+		{"unreceipted_bundles", c->unreceipted_bundles},
+		{"unreceipted_bytes", c->unreceipted_bytes},
+		{"receipted_observations", c->receipted_obs},
+		{"purged_observations", c->purged_obs},
+		{"refused_observations", c->refused_obs},
+	};
 	json_t *j = json_object();
 
 	json_object_set_new(j, "data_dir", json_string(a->datadir));
@@ -1159,20 +1171,9 @@ status_json(struct agent *a, const struct store_counts *c,
 	json_object_set_new(j, "profile", a->profile != NULL ?
 	    json_string(a->profile) : json_null());
 	json_object_set_new(j, "key_usable", json_boolean(a->key != NULL));
-	json_object_set_new(j, "pending_observations",
-	    json_integer((json_int_t)c->pending_obs));
-	json_object_set_new(j, "pending_bytes",
-	    json_integer((json_int_t)c->pending_bytes));
-	json_object_set_new(j, "unreceipted_bundles",
-	    json_integer((json_int_t)c->unreceipted_bundles));
-	json_object_set_new(j, "unreceipted_bytes",
-	    json_integer((json_int_t)c->unreceipted_bytes));
-	json_object_set_new(j, "receipted_observations",
-	    json_integer((json_int_t)c->receipted_obs));
-	json_object_set_new(j, "purged_observations",
-	    json_integer((json_int_t)c->purged_obs));
-	json_object_set_new(j, "refused_observations",
-	    json_integer((json_int_t)c->refused_obs));
+	for (size_t i = 0; i < NOPTS(counts); i++)
+		json_object_set_new(j, counts[i].key,
+		    json_integer((json_int_t)counts[i].n));
 	json_object_set_new(j, "last_sync", json_time(s->last_attempt));
 	json_object_set_new(j, "last_sync_ok", json_boolean(s->last_ok));
 	json_object_set_new(j, "last_sync_result", json_string(s->last_result));
