@@ -280,6 +280,26 @@ json_out(json_t *j)
 	return 0;
 }
 
+/* The exit status of a listing command: e's failure (arr dropped), or
+ * with --json (arr not NULL) {"key": arr} on stdout; 0 when the list was
+ * printed as it was read. */
+static int
+list_answer(const struct args *p, const char *what, fw_err e, const char *key,
+    json_t *arr)
+{
+	json_t *j;
+
+	if (e != FW_OK) {
+		json_decref(arr);
+		return cmd_fail(&p->o, what, e);
+	}
+	if (arr == NULL)
+		return 0;
+	j = json_object();
+	json_object_set_new(j, key, arr);
+	return json_out(j);
+}
+
 static json_t *
 json_time(int64_t t)
 {
@@ -361,12 +381,26 @@ struct cmd_def {
 	/* Unless --help: FW_OK or a usage error, reported with the options
 	 * given after the name if own_opts, else with the global ones. */
 	fw_err (*check)(const struct cmd_def *, const struct args *);
+	/* For cmd_check_args: minpos..maxpos positionals and the option
+	 * need, if set; else "NAME: give WANT". */
+	size_t minpos, maxpos;
+	const char *need, *want;
 	int own_opts;
 	int open;			/* open the store for run */
 	/* The command: its exit status.  It closes a, NULL unless open. */
 	int (*run)(const struct cmd_def *, struct args *, struct agent *a);
 	const char *kind;		/* feedback, tasks, notices: the feed */
 };
+
+/* The check of a command whose arguments the fields of d describe. */
+static fw_err
+cmd_check_args(const struct cmd_def *d, const struct args *p)
+{
+	if (p->npos < d->minpos || p->npos > d->maxpos ||
+	    (d->need != NULL && arg_get(p, d->need) == NULL))
+		return fw_seterr(FW_ERR_INVALID, "%s: give %s", d->name, d->want);
+	return FW_OK;
+}
 
 static int
 cmd_run(const struct cmd_def *d, const struct agent_opts *g, int argc,
@@ -728,16 +762,6 @@ static const struct argopt attach_opts[] = {
 	{"kind", ARG_ONE}, {"move", ARG_FLAG}, {"what", ARG_ONE},
 };
 
-static fw_err
-attach_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos < 2)
-		return fw_seterr(FW_ERR_INVALID, "attach: give the observation id "
-		    "and at least one file");
-	return FW_OK;
-}
-
 static int
 attach_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -786,7 +810,9 @@ cmd_attach(const struct agent_opts *g, int argc, char **argv)
 {
 	static const struct cmd_def d = {.name = "attach", .usage = attach_usage,
 	    .opts = attach_opts, .nopts = NOPTS(attach_opts),
-	    .check = attach_check, .own_opts = 1, .run = attach_run};
+	    .check = cmd_check_args, .minpos = 2, .maxpos = CMD_MAX_VALUES,
+	    .want = "the observation id and at least one file", .own_opts = 1,
+	    .run = attach_run};
 
 	return cmd_run(&d, g, argc, argv);
 }
@@ -873,7 +899,6 @@ list_run(const struct cmd_def *d, struct args *p, struct agent *a)
 	json_t *arr = NULL;
 	long long n = 0;
 	fw_err e;
-	int rc = 0;
 
 	(void)d;
 	(void)list_limit(p, &n);	/* list_check refused a bad one */
@@ -881,16 +906,7 @@ list_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		arr = json_array();
 	e = store_list(a, (size_t)n, list_one, arr);
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(arr);
-		rc = cmd_fail(&p->o, "list", e);
-	} else if (arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, "observations", arr);
-		rc = json_out(j);
-	}
-	return rc;
+	return list_answer(p, "list", e, "observations", arr);
 }
 
 int
@@ -1020,15 +1036,6 @@ show_human(const struct store_obs_info *i, const struct fw_obs *o)
 	}
 }
 
-static fw_err
-show_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos != 1)
-		return fw_seterr(FW_ERR_INVALID, "show: give one observation id");
-	return FW_OK;
-}
-
 static int
 show_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -1061,7 +1068,8 @@ int
 cmd_show(const struct agent_opts *g, int argc, char **argv)
 {
 	static const struct cmd_def d = {.name = "show", .usage = show_usage,
-	    .check = show_check, .open = 1, .run = show_run};
+	    .check = cmd_check_args, .minpos = 1, .maxpos = 1,
+	    .want = "one observation id", .open = 1, .run = show_run};
 
 	return cmd_run(&d, g, argc, argv);
 }
@@ -1139,6 +1147,18 @@ static json_t *
 status_json(struct agent *a, const struct store_counts *c,
     const struct store_sync_state *s)
 {
+	const struct {
+		const char *key;
+		uint64_t n;
+	} counts[] = {
+		{"pending_observations", c->pending_obs},
+		{"pending_bytes", c->pending_bytes},
+		{"unreceipted_bundles", c->unreceipted_bundles},
+		{"unreceipted_bytes", c->unreceipted_bytes},
+		{"receipted_observations", c->receipted_obs},
+		{"purged_observations", c->purged_obs},
+		{"refused_observations", c->refused_obs},
+	};
 	json_t *j = json_object();
 
 	json_object_set_new(j, "data_dir", json_string(a->datadir));
@@ -1151,20 +1171,9 @@ status_json(struct agent *a, const struct store_counts *c,
 	json_object_set_new(j, "profile", a->profile != NULL ?
 	    json_string(a->profile) : json_null());
 	json_object_set_new(j, "key_usable", json_boolean(a->key != NULL));
-	json_object_set_new(j, "pending_observations",
-	    json_integer((json_int_t)c->pending_obs));
-	json_object_set_new(j, "pending_bytes",
-	    json_integer((json_int_t)c->pending_bytes));
-	json_object_set_new(j, "unreceipted_bundles",
-	    json_integer((json_int_t)c->unreceipted_bundles));
-	json_object_set_new(j, "unreceipted_bytes",
-	    json_integer((json_int_t)c->unreceipted_bytes));
-	json_object_set_new(j, "receipted_observations",
-	    json_integer((json_int_t)c->receipted_obs));
-	json_object_set_new(j, "purged_observations",
-	    json_integer((json_int_t)c->purged_obs));
-	json_object_set_new(j, "refused_observations",
-	    json_integer((json_int_t)c->refused_obs));
+	for (size_t i = 0; i < NOPTS(counts); i++)
+		json_object_set_new(j, counts[i].key,
+		    json_integer((json_int_t)counts[i].n));
 	json_object_set_new(j, "last_sync", json_time(s->last_attempt));
 	json_object_set_new(j, "last_sync_ok", json_boolean(s->last_ok));
 	json_object_set_new(j, "last_sync_result", json_string(s->last_result));
@@ -1343,15 +1352,9 @@ conflicts_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		e = store_conflict_list(a, conflict_one, arr);
 	}
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(arr);
-		rc = cmd_fail(&p->o, "conflicts", e);
-	} else if (arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, "conflicts", arr);
-		rc = json_out(j);
-	} else if (strcmp(verb, "list") != 0) {
+	if (e != FW_OK || arr != NULL)
+		rc = list_answer(p, "conflicts", e, "conflicts", arr);
+	else if (strcmp(verb, "list") != 0) {
 		if (p->o.json) {
 			json_t *j = json_object();
 
@@ -1524,15 +1527,9 @@ feed_run(const struct cmd_def *d, struct args *p, struct agent *a)
 		fp.arr = json_array();
 	e = store_feed_list(a, d->kind, feed_one, &fp);
 	agent_close(a);
-	if (e != FW_OK) {
-		json_decref(fp.arr);
-		rc = cmd_fail(&p->o, d->name, e);
-	} else if (fp.arr != NULL) {
-		json_t *j = json_object();
-
-		json_object_set_new(j, plural, fp.arr);
-		rc = json_out(j);
-	} else if (fp.n == 0)
+	if (e != FW_OK || fp.arr != NULL)
+		rc = list_answer(p, d->name, e, plural, fp.arr);
+	else if (fp.n == 0)
 		printf("no %s received yet (they arrive with `fundwatch-agent "
 		    "sync`)\n", plural);
 	return rc;
@@ -1779,15 +1776,6 @@ cmd_export(struct agent *a, const char *dir, size_t *nbundles, size_t *nblobs,
 	return e;
 }
 
-static fw_err
-export_check(const struct cmd_def *d, const struct args *p)
-{
-	(void)d;
-	if (p->npos > 0 || arg_get(p, "out") == NULL)
-		return fw_seterr(FW_ERR_INVALID, "export-bundle: give --out DIR");
-	return FW_OK;
-}
-
 static int
 export_run(const struct cmd_def *d, struct args *p, struct agent *a)
 {
@@ -1834,7 +1822,8 @@ cmd_export_bundle(const struct agent_opts *g, int argc, char **argv)
 	static const struct argopt opts[] = {{"out", ARG_ONE}};
 	static const struct cmd_def d = {.name = "export-bundle",
 	    .usage = export_usage, .opts = opts, .nopts = NOPTS(opts),
-	    .check = export_check, .open = 1, .run = export_run};
+	    .check = cmd_check_args, .need = "out", .want = "--out DIR", .open = 1,
+	    .run = export_run};
 
 	return cmd_run(&d, g, argc, argv);
 }

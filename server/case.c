@@ -270,6 +270,75 @@ case_note(struct server *s, int64_t id, const char *officer, const char *kind,
 	    now);
 }
 
+/* The end of loading the row of what (a unit, an officer) whose id is id:
+ * st finalized, rc its step's answer, name the copy of the row's name
+ * (NULL: out of memory). */
+static fw_err
+case_load_end(struct server *s, sqlite3_stmt *st, int rc, const char *what,
+    const char *id, const char *name)
+{
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return fw_seterr(FW_ERR_NOT_FOUND, "%s %s does not exist", what, id);
+	if (rc != SQLITE_ROW)
+		return db_error(s->db, what);
+	return name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+}
+
+/* The end of an administrative change begun with db_begin: unless e is
+ * an error already, its audit entry (detail is taken; a NULL detail is
+ * "what: out of memory", or with what NULL no entry, as unit and officer
+ * additions have it), then commit, or roll back on any error. */
+static fw_err
+case_admin_end(struct server *s, fw_err e, const char *actor,
+    const char *action, const char *subject, json_t *detail, const char *what)
+{
+	if (e == FW_OK && detail != NULL)
+		e = audit_append(s->db, actor, action, subject, detail, NULL, NULL);
+	else if (e == FW_OK && what != NULL)
+		e = fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+	json_decref(detail);
+	if (e != FW_OK) {
+		db_rollback(s->db);
+		return e;
+	}
+	return db_commit(s->db);
+}
+
+/* Hand a over as *out if e is FW_OK; drop it otherwise.  Returns e. */
+static fw_err
+case_answer(fw_err e, json_t *a, json_t **out)
+{
+	if (e != FW_OK) {
+		json_decref(a);
+		return e;
+	}
+	*out = a;
+	return FW_OK;
+}
+
+/* A list answer: the array of one element a row of sql (fmt "" or "s"
+ * binding a1), each made by row; what names the list in errors. */
+static fw_err
+case_rows(struct server *s, const char *what, const char *sql, const char *fmt,
+    const char *a1, json_t *(*row)(sqlite3_stmt *), json_t **out)
+{
+	sqlite3_stmt *st;
+	json_t *a = json_array();
+	fw_err e;
+	int rc;
+
+	if (a == NULL)
+		return fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
+	if ((e = db_prepare(s->db, &st, sql, fmt, a1)) != FW_OK)
+		return case_answer(e, a, out);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(a, row(st));
+	sqlite3_finalize(st);
+	return case_answer(rc != SQLITE_DONE ? db_error(s->db, what) : FW_OK, a,
+	    out);
+}
+
 /* The working-day calendar of the data folder (weekends only if it has no
  * holiday list, or a broken one, which is logged). */
 static fw_err
@@ -569,14 +638,7 @@ unit_add(struct server *s, const struct officer *who, const struct unit *u)
 		e = fw_seterr(FW_ERR_EXISTS, "unit %s exists already", u->id);
 	d = json_pack("{ss ss sb}", "unit", u->id, "jurisdiction", u->jurisdiction,
 	    "city", u->city != 0);
-	if (e == FW_OK && d != NULL)
-		e = audit_append(s->db, who->id, "unit.added", u->id, d, NULL, NULL);
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "unit.added", u->id, d, NULL);
 }
 
 fw_err
@@ -596,12 +658,7 @@ unit_get(struct server *s, const char *id, struct unit *out)
 		snprintf(out->jurisdiction, sizeof out->jurisdiction, "%s", col_text(st, 1));
 		out->city = sqlite3_column_int(st, 2);
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return fw_seterr(FW_ERR_NOT_FOUND, "unit %s does not exist", id);
-	if (rc != SQLITE_ROW)
-		return db_error(s->db, "unit");
-	return out->name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "unit: out of memory");
+	return case_load_end(s, st, rc, "unit", id, out->name);
 }
 
 void
@@ -611,36 +668,24 @@ unit_clear(struct unit *u)
 	u->name = NULL;
 }
 
+static json_t *
+unit_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{ss ss ss sb sI sI}", "id", col_text(st, 0), "name",
+	    col_text(st, 1), "jurisdiction", col_text(st, 2), "city",
+	    sqlite3_column_int(st, 3), "officers",
+	    (json_int_t)sqlite3_column_int64(st, 4), "open_cases",
+	    (json_int_t)sqlite3_column_int64(st, 5));
+}
+
 fw_err
 unit_list(struct server *s, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "units: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT u.id, u.name, u.jurisdiction, u.city,"
+	return case_rows(s, "units", "SELECT u.id, u.name, u.jurisdiction, u.city,"
 	    " (SELECT count(*) FROM officers o WHERE o.unit = u.id AND o.disabled = 0),"
 	    " (SELECT count(*) FROM cases c WHERE c.unit = u.id AND c.status IN "
-	    CASE_OPEN_SQL ") FROM units u ORDER BY u.id LIMIT 10000", "")) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{ss ss ss sb sI sI}", "id",
-		    col_text(st, 0), "name", col_text(st, 1), "jurisdiction",
-		    col_text(st, 2), "city", sqlite3_column_int(st, 3),
-		    "officers", (json_int_t)sqlite3_column_int64(st, 4), "open_cases",
-		    (json_int_t)sqlite3_column_int64(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "units");
-	}
-	*out = a;
-	return FW_OK;
+	    CASE_OPEN_SQL ") FROM units u ORDER BY u.id LIMIT 10000", "", NULL,
+	    unit_row_json, out);
 }
 
 /* ---- officers ---------------------------------------------------------- */
@@ -681,17 +726,10 @@ officer_add(struct server *s, const struct officer *who, const struct officer *o
 	    (int64_t)o->roles, pw, (int64_t)time(NULL));
 	if (e == FW_ERR_CONFLICT)
 		e = fw_seterr(FW_ERR_EXISTS, "officer %s exists already", o->id);
+	OPENSSL_cleanse(pw, sizeof pw);
 	d = json_pack("{ss ss so}", "officer", o->id, "unit", o->unit, "roles",
 	    officer_roles_json(o->roles));
-	if (e == FW_OK && d != NULL)
-		e = audit_append(s->db, who->id, "officer.added", o->id, d, NULL, NULL);
-	json_decref(d);
-	OPENSSL_cleanse(pw, sizeof pw);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "officer.added", o->id, d, NULL);
 }
 
 /* The officer's row, with the stored password hash if pw is not NULL. */
@@ -716,12 +754,7 @@ officer_load(struct server *s, const char *id, struct officer *out, char *pw,
 		if (pw != NULL)
 			snprintf(pw, pwsz, "%s", col_text(st, 4));
 	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return fw_seterr(FW_ERR_NOT_FOUND, "officer %s does not exist", id);
-	if (rc != SQLITE_ROW)
-		return db_error(s->db, "officer");
-	return out->name ? FW_OK : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
+	return case_load_end(s, st, rc, "officer", id, out->name);
 }
 
 fw_err
@@ -737,36 +770,24 @@ officer_clear(struct officer *o)
 	o->name = NULL;
 }
 
+static json_t *
+officer_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{ss ss ss so sb sI}", "id", col_text(st, 0), "name",
+	    col_text(st, 1), "unit", col_text(st, 2), "roles",
+	    officer_roles_json((unsigned)sqlite3_column_int(st, 3)), "disabled",
+	    sqlite3_column_int(st, 4), "open_cases",
+	    (json_int_t)sqlite3_column_int64(st, 5));
+}
+
 fw_err
 officer_list(struct server *s, const char *unit, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "officers: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT o.id, o.name, o.unit, o.roles,"
+	return case_rows(s, "officers", "SELECT o.id, o.name, o.unit, o.roles,"
 	    " o.disabled, (SELECT count(*) FROM cases c WHERE c.assignee = o.id AND"
 	    " c.status IN " CASE_OPEN_SQL ") FROM officers o WHERE ?1 IS NULL OR"
-	    " o.unit = ?1 ORDER BY o.unit, o.id LIMIT 100000", "s", unit)) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{ss ss ss so sb sI}", "id",
-		    col_text(st, 0), "name", col_text(st, 1), "unit", col_text(st, 2),
-		    "roles", officer_roles_json((unsigned)sqlite3_column_int(st, 3)),
-		    "disabled", sqlite3_column_int(st, 4), "open_cases",
-		    (json_int_t)sqlite3_column_int64(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "officers");
-	}
-	*out = a;
-	return FW_OK;
+	    " o.unit = ?1 ORDER BY o.unit, o.id LIMIT 100000", "s", unit,
+	    officer_row_json, out);
 }
 
 /* One UPDATE of an officer's row with its audit entry. */
@@ -787,15 +808,7 @@ officer_update(struct server *s, const struct officer *who, const char *id,
 		e = db_run(s->db, sql, "is", a2, id);
 	if (e == FW_OK && sqlite3_changes(s->db) == 0)
 		e = fw_seterr(FW_ERR_NOT_FOUND, "officer %s does not exist", id);
-	if (e == FW_OK)
-		e = detail ? audit_append(s->db, who->id, action, id, detail, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
-	json_decref(detail);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, action, id, detail, "officer");
 }
 
 fw_err
@@ -857,15 +870,7 @@ officer_conflict_add(struct server *s, const struct officer *who, const char *id
 	    " institution, declared) VALUES (?, ?, ?)", "ssi", id, institution,
 	    (int64_t)time(NULL));
 	d = json_pack("{ss}", "institution", institution);
-	if (e == FW_OK)
-		e = d ? audit_append(s->db, who->id, "officer.conflict", id, d, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "officer: out of memory");
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "officer.conflict", id, d, "officer");
 }
 
 fw_err
@@ -940,44 +945,24 @@ route_add(struct server *s, const struct officer *who, struct route_rule *r)
 	d = json_pack("{sI ss ss ss ss ss}", "rule", (json_int_t)r->id, "jurisdiction",
 	    r->jurisdiction, "kind", r->kind, "category", r->category, "severity",
 	    r->severity, "unit", r->unit);
-	if (e == FW_OK)
-		e = d ? audit_append(s->db, who->id, "route.added", r->unit, d, NULL, NULL)
-		    : fw_seterr(FW_ERR_NOMEM, "route: out of memory");
-	json_decref(d);
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	return case_admin_end(s, e, who->id, "route.added", r->unit, d, "route");
+}
+
+static json_t *
+route_row_json(sqlite3_stmt *st)
+{
+	return json_pack("{sI ss ss ss ss ss}", "id",
+	    (json_int_t)sqlite3_column_int64(st, 0), "jurisdiction", col_text(st, 1),
+	    "kind", col_text(st, 2), "category", col_text(st, 3), "severity",
+	    col_text(st, 4), "unit", col_text(st, 5));
 }
 
 fw_err
 route_list(struct server *s, json_t **out)
 {
-	sqlite3_stmt *st;
-	json_t *a = json_array();
-	fw_err e;
-	int rc;
-
-	if (a == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "routes: out of memory");
-	if ((e = db_prepare(s->db, &st, "SELECT id, jurisdiction, kind, category,"
-	    " severity, unit FROM routes ORDER BY id LIMIT 10000", "")) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{sI ss ss ss ss ss}", "id",
-		    (json_int_t)sqlite3_column_int64(st, 0), "jurisdiction",
-		    col_text(st, 1), "kind", col_text(st, 2), "category", col_text(st, 3),
-		    "severity", col_text(st, 4), "unit", col_text(st, 5)));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(a);
-		return db_error(s->db, "routes");
-	}
-	*out = a;
-	return FW_OK;
+	return case_rows(s, "routes", "SELECT id, jurisdiction, kind, category,"
+	    " severity, unit FROM routes ORDER BY id LIMIT 10000", "", NULL,
+	    route_row_json, out);
 }
 
 struct route_choice {
@@ -1295,19 +1280,12 @@ case_set_merge_days(struct server *s, const struct officer *who, int64_t days)
 	snprintf(v, sizeof v, "%" PRId64, days);
 	if ((e = db_begin(s->db)) != FW_OK)
 		return e;
-	if ((e = db_run(s->db, "INSERT INTO meta (key, value) VALUES"
+	e = db_run(s->db, "INSERT INTO meta (key, value) VALUES"
 	    " ('case.merge_days', ?1) ON CONFLICT (key) DO UPDATE SET value = ?1",
-	    "s", v)) == FW_OK) {
-		d = json_pack("{sI}", "days", (json_int_t)days);
-		e = d ? audit_append(s->db, who->id, "case.merge_days", "meta", d, NULL,
-		    NULL) : fw_seterr(FW_ERR_NOMEM, "merge window: out of memory");
-		json_decref(d);
-	}
-	if (e != FW_OK) {
-		db_rollback(s->db);
-		return e;
-	}
-	return db_commit(s->db);
+	    "s", v);
+	d = json_pack("{sI}", "days", (json_int_t)days);
+	return case_admin_end(s, e, who->id, "case.merge_days", "meta", d,
+	    "merge window");
 }
 
 /* An open case of the institution sharing a category, opened within the
@@ -1661,10 +1639,8 @@ case_list(struct server *s, const struct officer *who, const struct case_filter 
 	    " unit = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR assignee"
 	    " = ?3) AND id > ?4 ORDER BY id", "sssi", unit,
 	    f->status >= 0 ? case_status_name((enum case_status)f->status) : NULL,
-	    f->assignee, f->after_id)) != FW_OK) {
-		json_decref(a);
-		return e;
-	}
+	    f->assignee, f->after_id)) != FW_OK)
+		return case_answer(e, a, out);
 	while (e == FW_OK && (int64_t)json_array_size(a) < limit &&
 	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct case_info c;
@@ -1674,12 +1650,7 @@ case_list(struct server *s, const struct officer *who, const struct case_filter 
 		case_info_clear(&c);
 	}
 	sqlite3_finalize(st);
-	if (e != FW_OK) {
-		json_decref(a);
-		return e;
-	}
-	*out = a;
-	return FW_OK;
+	return case_answer(e, a, out);
 }
 
 /* Load a case and check who may take act on it. */
@@ -1785,12 +1756,7 @@ case_show(struct server *s, const struct officer *who, int64_t id, json_t **out)
 	case_info_clear(&c);
 	if (e == FW_OK && o == NULL)
 		e = fw_seterr(FW_ERR_NOMEM, "case: out of memory");
-	if (e != FW_OK) {
-		json_decref(o);
-		return e;
-	}
-	*out = o;
-	return FW_OK;
+	return case_answer(e, o, out);
 }
 
 fw_err
@@ -1833,6 +1799,20 @@ case_begin(struct server *s, const struct officer *who, int64_t id,
 	if ((e = case_load_acl(s, who, id, act, c)) != FW_OK)
 		db_rollback(s->db);
 	return e;
+}
+
+/* case_begin for a change that carries an officer's text (what names it in
+ * errors, required as case_check_text), checked first. */
+static fw_err
+case_begin_text(struct server *s, const struct officer *who, int64_t id,
+    enum case_action act, const char *what, const char *text, int required,
+    struct case_info *c)
+{
+	fw_err e;
+
+	if ((e = case_check_text(what, text, required)) != FW_OK)
+		return e;
+	return case_begin(s, who, id, act, c);
 }
 
 static fw_err
@@ -1884,8 +1864,8 @@ case_finding(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("finding", text, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "finding", text, 1,
+	    &c)) != FW_OK)
 		return e;
 	if ((e = case_note(s, id, who->id, "finding", text, now)) == FW_OK)
 		e = case_audit(s, who->id, "case.finding", id, json_pack("{sI}", "note",
@@ -1901,8 +1881,8 @@ case_request_evidence(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("evidence request", text, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "evidence request",
+	    text, 1, &c)) != FW_OK)
 		return e;
 	if ((e = case_move(s, who, &c, CASE_EVIDENCE_REQUESTED, now)) == FW_OK &&
 	    (e = case_note(s, id, who->id, "evidence_request", text, now)) == FW_OK)
@@ -1925,9 +1905,8 @@ case_set_status(struct server *s, const struct officer *who, int64_t id,
 	if (to == CASE_SUBSTANTIATED)
 		return fw_seterr(FW_ERR_INVALID, "substantiated needs a verified amount "
 		    "(case_substantiate)");
-	if ((e = case_check_text("status", text, to == CASE_DECLINED ||
-	    to == CASE_NOT_SUBSTANTIATED)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "status", text,
+	    to == CASE_DECLINED || to == CASE_NOT_SUBSTANTIATED, &c)) != FW_OK)
 		return e;
 	if ((e = case_move(s, who, &c, to, now)) != FW_OK)
 		return case_end(s, &c, e);
@@ -2000,8 +1979,8 @@ case_escalate(struct server *s, const struct officer *who, int64_t id,
 	int64_t now = (int64_t)time(NULL);
 	fw_err e;
 
-	if ((e = case_check_text("escalation", reason, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_HANDLE, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_HANDLE, "escalation", reason,
+	    1, &c)) != FW_OK)
 		return e;
 	if ((e = db_run(s->db, "UPDATE cases SET escalated = 1, updated = ? WHERE"
 	    " id = ?", "ii", now, id)) == FW_OK &&
@@ -2022,8 +2001,8 @@ case_extend(struct server *s, const struct officer *who, int64_t id,
 	cal_day to;
 	fw_err e;
 
-	if ((e = case_check_text("extension", reason, 1)) != FW_OK ||
-	    (e = case_begin(s, who, id, CASE_ACT_EXTEND, &c)) != FW_OK)
+	if ((e = case_begin_text(s, who, id, CASE_ACT_EXTEND, "extension", reason,
+	    1, &c)) != FW_OK)
 		return e;
 	if (c.finish_by == CAL_NONE || (c.status != CASE_ACCEPTED &&
 	    c.status != CASE_INVESTIGATING && c.status != CASE_EVIDENCE_REQUESTED))
