@@ -11,7 +11,8 @@
 # revocation is verified, destroys the key and stops syncing.
 #
 # Prints TAP lines "ok N - ..." / "not ok N - ..."; every wait is bounded;
-# only 127.0.0.1 is used.  $B is the build folder (default build).
+# only 127.0.0.1 is used.  $B is the build folder (default build);
+# $VALGRIND, if set, goes before every fundwatch-agent and fundwatch-server.
 B=${B:-build}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac
 AGENT=$B/fundwatch-agent
@@ -81,7 +82,7 @@ export FUNDWATCH_DATA=$D
 unset FUNDWATCH_ACTOR
 
 # ---- the server ------------------------------------------------------------
-"$SERVER" init --data "$D" --profile qingyuan >"$T/init.out" 2>&1 ||
+$VALGRIND "$SERVER" init --data "$D" --profile qingyuan >"$T/init.out" 2>&1 ||
 	bail "server init" "$T/init.out"
 python3 - "$D/fundwatch.conf" <<'EOF'
 import re, sys
@@ -92,35 +93,35 @@ if k == 0:
     s = s.replace("[server]", "[server]\nlisten = 127.0.0.1:0", 1)
 open(p, "w").write(s)
 EOF
-"$SERVER" run --data "$D" -d >"$T/server.log" 2>&1 &
+$VALGRIND "$SERVER" run --data "$D" -d >"$T/server.log" 2>&1 &
 SPID=$!
-wait_file "$D/run/port" 100 || bail "server writes run/port within 10 s" "$T/server.log"
+wait_file "$D/run/port" 300 || bail "server writes run/port within 30 s" "$T/server.log"
 PORT=$(cat "$D/run/port")
 URL=https://127.0.0.1:$PORT
 ok "server runs on 127.0.0.1:$PORT"
 
-"$SERVER" supervisor add --name "Test Supervisor" --birth 1980-05-01 \
+$VALGRIND "$SERVER" supervisor add --name "Test Supervisor" --birth 1980-05-01 \
     --method self_nomination --id S1 --attest law_abiding \
     --attest insured_in_city --attest full_civil_capacity \
     --attest knows_regulations --attest volunteer --attest fit_for_duty \
     --attest no_conflict_of_interest --attest no_bad_credit \
     --json >"$T/sup.json" 2>&1 || bail "supervisor add" "$T/sup.json"
 newcode() {
-	"$SERVER" device code --supervisor S1 --json >"$T/code.json" 2>&1 &&
+	$VALGRIND "$SERVER" device code --supervisor S1 --json >"$T/code.json" 2>&1 &&
 	    jget "$T/code.json" code
 }
 CODE=$(newcode)
 [ -n "$CODE" ] || bail "device code" "$T/code.json"
 
 # ---- enrollment -------------------------------------------------------------
-"$AGENT" enroll --server "$URL" --code "$CODE" --ca "$D/tls/ca.pem" --json \
+$VALGRIND "$AGENT" enroll --server "$URL" --code "$CODE" --ca "$D/tls/ca.pem" --json \
     >"$T/enroll.json" 2>"$T/enroll.err"
 DEV=$(jget "$T/enroll.json" device)
 if [ ${#DEV} -eq 32 ]; then ok "enroll: device $DEV"; else bail "enroll" "$T/enroll.err"; fi
 check "device key is mode 600" [ "$(stat -c %a "$A/device.key")" = 600 ]
 check "the server holds the device for S1" sh -c \
     "[ \"\$(sqlite3 '$D/fundwatch.db' \"SELECT supervisor_id FROM devices WHERE id = '$DEV'\")\" = S1 ]"
-"$AGENT" enroll --server "$URL" --code "$(newcode)" --ca "$D/tls/ca.pem" \
+$VALGRIND "$AGENT" enroll --server "$URL" --code "$(newcode)" --ca "$D/tls/ca.pem" \
     >"$T/enroll2.out" 2>&1
 rc=$?
 check "enroll again without --force is refused" sh -c \
@@ -133,7 +134,7 @@ observe() {	# name, what, files...
 	name=$1 what=$2
 	shift 2
 	[ $# -gt 0 ] && set -- --attach "$@"
-	"$AGENT" observe --subject-kind pharmacy --subject "$name" \
+	$VALGRIND "$AGENT" observe --subject-kind pharmacy --subject "$name" \
 	    --place "清城区 test street 1" --category QY-5-1-01 --what "$what" \
 	    "$@" --json >"$T/obs.json" 2>&1 && jget "$T/obs.json" id
 }
@@ -142,7 +143,7 @@ OBS2=$(observe "Second Pharmacy" "no evidence this time")
 check "two observations captured" [ ${#OBS1} -eq 32 -a ${#OBS2} -eq 32 ]
 
 # ---- first sync ---------------------------------------------------------------
-"$AGENT" sync --json >"$T/sync1.json" 2>"$T/sync1.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync1.json" 2>"$T/sync1.err"
 rc=$?
 if [ $rc -eq 0 ] && [ "$(jget "$T/sync1.json" ok)" = true ]; then
 	ok "sync: ok"
@@ -151,10 +152,10 @@ else
 fi
 check "sync: 2 observations receipted" [ "$(jget "$T/sync1.json" observations)" = 2 ]
 check "sync: 2 blobs uploaded" [ "$(jget "$T/sync1.json" blobs)" = 2 ]
-"$AGENT" show "$OBS1" --json >"$T/show1.json" 2>"$T/show1.err"
+$VALGRIND "$AGENT" show "$OBS1" --json >"$T/show1.json" 2>"$T/show1.err"
 check "agent: observation 1 is receipted" sh -c \
     "grep -q '\"receipted\"' '$T/show1.json' || grep -q 'receipted' '$T/show1.json'"
-"$SERVER" device show "$DEV" --json >"$T/dev.json" 2>&1
+$VALGRIND "$SERVER" device show "$DEV" --json >"$T/dev.json" 2>&1
 check "server: device show lists 2 observations" [ "$(jget "$T/dev.json" observations)" = 2 ]
 check "server: each observation held exactly once" \
     [ "$(sq "SELECT count(*) || '/' || count(DISTINCT id) FROM observations WHERE device_id = '$DEV'")" = 2/2 ]
@@ -173,7 +174,7 @@ same_blobs() {
 check "server: every blob byte-identical to the agent's" same_blobs 2
 
 # ---- nothing twice ------------------------------------------------------------
-"$AGENT" sync --json >"$T/sync2.json" 2>"$T/sync2.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync2.json" 2>"$T/sync2.err"
 check "second sync: ok, nothing re-sent" sh -c \
     "[ \"\$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[\"ok\"] and d[\"blob_bytes\"] == 0 and d[\"bytes_sent\"] == 0 and d[\"bundles\"] == 0)' '$T/sync2.json')\" = True ]"
 check "server: still 2 observations, 2 blobs" \
@@ -198,11 +199,11 @@ PPID1=$!
 wait_file "$T/p1.port" 100 || bail "proxy starts" "$T/p1.err"
 printf '[sync]\nserver_url = https://127.0.0.1:%s\nchunk_size = 1M\n' "$(cat "$T/p1.port")" \
     >"$T/agent-p1.conf"
-"$AGENT" --config "$T/agent-p1.conf" sync --json >"$T/sync3.json" 2>"$T/sync3.err"
+$VALGRIND "$AGENT" --config "$T/agent-p1.conf" sync --json >"$T/sync3.json" 2>"$T/sync3.err"
 rc=$?
 check "cut sync: the proxy cut the connection mid-upload" grep -q '^cut ' "$T/p1.log"
 if [ $rc -ne 0 ]; then	# the pass may give up; the next one resumes
-	"$AGENT" --config "$T/agent-p1.conf" sync --json >"$T/sync3b.json" 2>>"$T/sync3.err"
+	$VALGRIND "$AGENT" --config "$T/agent-p1.conf" sync --json >"$T/sync3b.json" 2>>"$T/sync3.err"
 	rc=$?
 fi
 if [ $rc -eq 0 ]; then ok "cut sync: resumed and finished"; else
@@ -229,7 +230,7 @@ python3 "$PROXY" tls503 --target "$PORT" --port-file "$T/p2.port" --log "$T/p2.l
 PPID2=$!
 wait_file "$T/p2.port" 100 || bail "TLS proxy starts" "$T/p2.err"
 printf '[sync]\nserver_url = https://127.0.0.1:%s\n' "$(cat "$T/p2.port")" >"$T/agent-p2.conf"
-"$AGENT" --config "$T/agent-p2.conf" sync --json >"$T/sync4.json" 2>"$T/sync4.err"
+$VALGRIND "$AGENT" --config "$T/agent-p2.conf" sync --json >"$T/sync4.json" 2>"$T/sync4.err"
 rc=$?
 if [ $rc -eq 0 ]; then ok "503: sync succeeded after the server's Retry-After"; else
 	nok "503: sync succeeded after the server's Retry-After"; show "$T/sync4.json"
@@ -251,7 +252,7 @@ check "503: observation 4 held once" [ "$(sq "SELECT count(*) FROM observations 
 # ---- a device clock two hours fast ------------------------------------------
 if command -v faketime >/dev/null 2>&1; then
 	OBSK=$(observe "Skewed Pharmacy" "synced from a clock two hours fast")
-	faketime -f '+2h' "$AGENT" sync --json >"$T/skew.json" 2>"$T/skew.err"
+	faketime -f '+2h' $VALGRIND "$AGENT" sync --json >"$T/skew.json" 2>"$T/skew.err"
 	rc=$?
 	if [ $rc -eq 0 ] && grep -q 'correcting request times' "$T/skew.err"; then
 		ok "clock_skew: the agent learnt the server's time and retried at once"
@@ -269,19 +270,19 @@ fi
 head -c 2000000 /dev/urandom >"$T/photo4.jpg"
 OBSP=$(observe "Progress Pharmacy" "a bar on a terminal" "$T/photo4.jpg")
 if command -v script >/dev/null 2>&1; then
-	script -q -e -c "'$AGENT' sync" "$T/tty.out" >/dev/null 2>&1
+	script -q -e -c "$VALGRIND '$AGENT' sync" "$T/tty.out" >/dev/null 2>&1
 	check "sync on a terminal draws a progress bar (bytes, rate, time left)" sh -c \
 	    "grep -q 'sending' '$T/tty.out' && grep -q '/s' '$T/tty.out' && grep -q 'left' '$T/tty.out'"
 fi
 OBSQ=$(observe "Quiet Pharmacy" "no terminal here" "$T/photo4.jpg")
-"$AGENT" sync >"$T/quiet.out" 2>"$T/quiet.err"
+$VALGRIND "$AGENT" sync >"$T/quiet.out" 2>"$T/quiet.err"
 check "sync without a terminal: no progress output, nothing on stdout" sh -c \
     "[ ! -s '$T/quiet.out' ] && ! grep -q 'sending' '$T/quiet.err'"
 
 # ---- a wrong CA ---------------------------------------------------------------
 openssl req -x509 -newkey ed25519 -nodes -keyout "$T/wrong.key" -out "$T/wrong.pem" \
     -days 1 -subj /CN=not-the-office >/dev/null 2>&1
-FUNDWATCH_AGENT_DATA=$T/agent2 "$AGENT" enroll --server "$URL" --code "$(newcode)" \
+FUNDWATCH_AGENT_DATA=$T/agent2 $VALGRIND "$AGENT" enroll --server "$URL" --code "$(newcode)" \
     --ca "$T/wrong.pem" >"$T/wrongca.out" 2>&1
 rc=$?
 check "wrong CA: enroll refused, naming the certificate and the pinned CA" sh -c \
@@ -289,7 +290,7 @@ check "wrong CA: enroll refused, naming the certificate and the pinned CA" sh -c
 check "wrong CA: no key left behind" [ ! -e "$T/agent2/device.key" ]
 cp "$A/ca.pem" "$T/ca.good"
 cp "$T/wrong.pem" "$A/ca.pem"
-"$AGENT" sync >"$T/wrongca2.out" 2>&1
+$VALGRIND "$AGENT" sync >"$T/wrongca2.out" 2>&1
 rc=$?
 cp "$T/ca.good" "$A/ca.pem"
 check "wrong CA: sync refused with a clear error" sh -c \
@@ -298,19 +299,19 @@ check "wrong CA: sync refused with a clear error" sh -c \
 # ---- export-bundle, import-bundle --------------------------------------------
 head -c 300000 /dev/urandom >"$T/photo3.jpg"
 OBS5=$(observe "Fifth Pharmacy" "carried on a USB stick" "$T/photo3.jpg")
-"$AGENT" export-bundle --out "$T/usb" >"$T/export.out" 2>&1
+$VALGRIND "$AGENT" export-bundle --out "$T/usb" >"$T/export.out" 2>&1
 check "export-bundle writes a bundle" sh -c "[ \$(ls '$T/usb'/*.fwb 2>/dev/null | wc -l) -ge 1 ]"
-"$SERVER" import-bundle "$T/usb" --json >"$T/import.out" 2>&1
+$VALGRIND "$SERVER" import-bundle "$T/usb" --json >"$T/import.out" 2>&1
 check "import-bundle: observation 5 held once" sh -c \
     "[ \"\$(sqlite3 '$D/fundwatch.db' \"SELECT count(*) FROM observations WHERE id = '$OBS5'\")\" = 1 ]" ||
 	show "$T/import.out"
-"$AGENT" sync --json >"$T/sync5.json" 2>"$T/sync5.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync5.json" 2>"$T/sync5.err"
 check "sync after import: receipt fetched, no blob sent again" sh -c \
     "[ \"\$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[\"ok\"] and d[\"blob_bytes\"] == 0 and d[\"observations\"] >= 1)' '$T/sync5.json')\" = True ]"
 
 # ---- the daemon --------------------------------------------------------------
 printf '[sync]\ninterval = 1h\n' >"$T/agent.conf"
-"$AGENT" run -d >"$T/daemon.log" 2>&1 &
+$VALGRIND "$AGENT" run -d >"$T/daemon.log" 2>&1 &
 DPID=$!
 wait_file "$A/run.sock" 50 >/dev/null 2>&1
 i=0
@@ -338,7 +339,7 @@ check "daemon: socket removed" [ ! -e "$A/run.sock" ]
 printf '[sync]\ninterval = 1h\nbandwidth = 256K\n' >"$T/agent.conf"
 head -c 4000000 /dev/urandom >"$T/video2.mp4"
 OBS8=$(observe "Eighth Pharmacy" "stopped mid-upload" "$T/video2.mp4")
-"$AGENT" run -d >"$T/daemon2.log" 2>&1 &
+$VALGRIND "$AGENT" run -d >"$T/daemon2.log" 2>&1 &
 DPID=$!
 i=0 HELD=0
 while [ $i -lt 300 ]; do
@@ -358,7 +359,7 @@ check "daemon: SIGTERM mid-upload exits 0 within 5 s (server held ${HELD:-0} B)"
     [ $stuck -eq 0 -a $rc -eq 0 -a "${HELD:-0}" -ge 1048576 ]
 rm -f "$T/agent.conf"
 HELD=$(stat -c %s "$D"/blobs/partial/* 2>/dev/null | sort -n | tail -n 1)
-"$AGENT" sync --json >"$T/sync9.json" 2>"$T/sync9.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync9.json" 2>"$T/sync9.err"
 SENT9=$(jget "$T/sync9.json" blob_bytes)
 echo "# after SIGTERM the server held ${HELD:-0} B; the next sync sent ${SENT9:-?} B of blob"
 resume_ok() {
@@ -370,9 +371,9 @@ check "resume after SIGTERM: only the bytes the server lacked were sent" resume_
 
 # ---- revocation ----------------------------------------------------------------
 OBS7=$(observe "Seventh Pharmacy" "captured before the revocation")
-"$SERVER" device revoke "$DEV" --reason "device lost" >"$T/revoke.out" 2>&1 ||
+$VALGRIND "$SERVER" device revoke "$DEV" --reason "device lost" >"$T/revoke.out" 2>&1 ||
 	show "$T/revoke.out"
-"$AGENT" sync --json >"$T/sync7.json" 2>"$T/sync7.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync7.json" 2>"$T/sync7.err"
 rc=$?
 if [ "$(jget "$T/sync7.json" revoked)" = true ]; then
 	ok "revocation: verified by the agent"
@@ -380,21 +381,21 @@ else
 	nok "revocation: verified by the agent"; show "$T/sync7.json"; show "$T/sync7.err"
 fi
 check "revocation: the private key is destroyed" [ ! -e "$A/device.key" ]
-"$AGENT" sync >"$T/sync8.out" 2>&1
+$VALGRIND "$AGENT" sync >"$T/sync8.out" 2>&1
 rc=$?
 check "revocation: later syncs refuse and say so" sh -c \
     "[ $rc -ne 0 ] && grep -qi 'revoked' '$T/sync8.out'"
 check "revocation: the pending capture stays on the device" sh -c \
-    "'$AGENT' show '$OBS7' >/dev/null 2>&1"
+    "$VALGRIND '$AGENT' show '$OBS7' >/dev/null 2>&1"
 
 # ---- enroll again after the revocation ----------------------------------------
-"$AGENT" enroll --force --server "$URL" --code "$(newcode)" --json \
+$VALGRIND "$AGENT" enroll --force --server "$URL" --code "$(newcode)" --json \
     >"$T/enroll3.json" 2>"$T/enroll3.err"
 DEV2=$(jget "$T/enroll3.json" device)
 check "enroll --force: a new key and device id (pinned CA reused)" \
     [ ${#DEV2} -eq 32 -a "$DEV2" != "$DEV" -a "$(stat -c %a "$A/device.key")" = 600 ]
 OBS9=$(observe "Ninth Pharmacy" "after enrolling again")
-"$AGENT" sync --json >"$T/sync10.json" 2>"$T/sync10.err"
+$VALGRIND "$AGENT" sync --json >"$T/sync10.json" 2>"$T/sync10.err"
 reenroll_ok() {
 	[ "$(jget "$T/sync10.json" ok)" = true ] &&
 	    [ "$(jget "$T/sync10.json" skipped)" -ge 1 ] &&

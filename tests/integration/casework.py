@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
 
 SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# make valgrind: the command that goes before the server (run-tests.sh)
+VG = os.environ.get("VALGRIND", "").split()
 CA = os.path.join(DATA, "tls", "ca.pem")
 TMP = tempfile.mkdtemp()
 n = 0
@@ -42,7 +44,7 @@ def ok(cond, desc, detail=""):
 
 
 def run(*args, stdin=None):
-    return subprocess.run([SERVER] + list(args), capture_output=True, text=True,
+    return subprocess.run(VG + [SERVER] + list(args), capture_output=True, text=True,
                           input=stdin)
 
 

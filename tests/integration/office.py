@@ -28,6 +28,8 @@ import fwclient  # noqa: E402
 
 SERVER, DATA, PORT, PID, LOG, MARK = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
                                       int(sys.argv[4]), sys.argv[5], sys.argv[6])
+# make valgrind: the command that goes before the server (run-tests.sh)
+VG = os.environ.get("VALGRIND", "").split()
 CA = os.path.join(DATA, "tls", "ca.pem")
 CTX = ssl.create_default_context(cafile=CA)
 # beside the data folder, in office.sh's temporary folder, which it removes
@@ -52,7 +54,7 @@ def ok(cond, desc, detail=""):
 
 
 def admin(*args, stdin=None):
-    r = subprocess.run([SERVER] + list(args) + ["--data", DATA],
+    r = subprocess.run(VG + [SERVER] + list(args) + ["--data", DATA],
                        capture_output=True, text=True, input=stdin)
     if r.returncode != 0:
         raise RuntimeError("%s: %s%s" % (" ".join(args), r.stdout, r.stderr))
@@ -484,7 +486,7 @@ st, ans = req("POST", path, TOK["admin1"], {})
 ok(st == 200 and os.path.isdir(ans.get("path", "")), "export by admin: the path "
    "of a folder", ans)
 if st == 200:
-    r = subprocess.run([SERVER, "verify-export", ans["path"]], capture_output=True,
+    r = subprocess.run(VG + [SERVER, "verify-export", ans["path"]], capture_output=True,
                        text=True)
     ok(r.returncode == 0, "the API's export verifies", r.stdout + r.stderr)
 
@@ -616,7 +618,7 @@ nf = db.execute("SELECT count(*) FROM audit WHERE action = 'office.login_failed'
 ok(nf == 5, "the 5 failures of lead2 are audited (%d)" % nf)
 
 # audit chain intact after all of it
-r = subprocess.run([SERVER, "audit", "verify", "--data", DATA],
+r = subprocess.run(VG + [SERVER, "audit", "verify", "--data", DATA],
                    capture_output=True, text=True)
 ok(r.returncode == 0, "audit chain verifies", r.stdout + r.stderr)
 

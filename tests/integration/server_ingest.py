@@ -21,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
 
 SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# make valgrind: the command that goes before the server (run-tests.sh)
+VG = os.environ.get("VALGRIND", "").split()
 CA = os.path.join(DATA, "tls", "ca.pem")
 TMP = tempfile.mkdtemp()
 n = 0
@@ -39,7 +41,7 @@ def ok(cond, desc, detail=""):
 
 
 def admin(*args):
-    r = subprocess.run([SERVER] + list(args) + ["--data", DATA, "--json"],
+    r = subprocess.run(VG + [SERVER] + list(args) + ["--data", DATA, "--json"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError("%s: %s" % (" ".join(args), r.stderr))
@@ -323,7 +325,7 @@ st, ans = dev.offer(dev.bundle(dev.manifest([o6])))
 refused(st, ans, "device_revoked", before, "a revoked device")
 
 # --- the audit log ----------------------------------------------------------
-r = subprocess.run([SERVER, "audit", "verify", "--data", DATA], capture_output=True,
+r = subprocess.run(VG + [SERVER, "audit", "verify", "--data", DATA], capture_output=True,
                    text=True)
 ok(r.returncode == 0 and "intact" in r.stdout, "audit verify passes", r.stdout + r.stderr)
 db = sqlite3.connect(os.path.join(DATA, "fundwatch.db"))

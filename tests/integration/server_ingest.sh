@@ -8,14 +8,14 @@ pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$t"; }
 trap cleanup EXIT INT TERM
 
-"$B/fundwatch-server" init --data "$t/d" --profile qingyuan >"$t/init.log" 2>&1 || {
+$VALGRIND "$B/fundwatch-server" init --data "$t/d" --profile qingyuan >"$t/init.log" 2>&1 || {
 	echo "not ok 1 - init"; cat "$t/init.log"; exit 1; }
 sed -i 's/^listen *=.*/listen = 127.0.0.1:0/; s/^disk_reserve *=.*/disk_reserve = 1M/' \
     "$t/d/fundwatch.conf"
-"$B/fundwatch-server" run --data "$t/d" -d >"$t/server.log" 2>&1 &
+$VALGRIND "$B/fundwatch-server" run --data "$t/d" -d >"$t/server.log" 2>&1 &
 pid=$!
 i=0
-while [ ! -s "$t/d/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$t/d/run/port" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if [ ! -s "$t/d/run/port" ]; then
 	echo "not ok 1 - server did not start"; cat "$t/server.log"; exit 1
 fi
@@ -27,10 +27,10 @@ rc=$?
 kill -TERM "$pid"
 wait "$pid"
 sed -i 's/^disk_reserve *=.*/disk_reserve = 1000000G/' "$t/d/fundwatch.conf"
-"$B/fundwatch-server" run --data "$t/d" -d >>"$t/server.log" 2>&1 &
+$VALGRIND "$B/fundwatch-server" run --data "$t/d" -d >>"$t/server.log" 2>&1 &
 pid=$!
 i=0
-while [ ! -s "$t/d/run/port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -s "$t/d/run/port" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 python3 "$here/server_reserve.py" "$B/fundwatch-server" "$t/d" "$(cat "$t/d/run/port")" \
     >"$t/reserve.out" 2>&1
 rc2=$?

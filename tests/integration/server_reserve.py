@@ -13,6 +13,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fwclient  # noqa: E402
 
 SERVER, DATA, PORT = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# make valgrind: the command that goes before the server (run-tests.sh)
+VG = os.environ.get("VALGRIND", "").split()
 n = 0
 bad = 0
 
@@ -27,7 +29,7 @@ def ok(cond, desc, detail=""):
 
 
 def admin(*args):
-    r = subprocess.run([SERVER] + list(args) + ["--data", DATA, "--json"],
+    r = subprocess.run(VG + [SERVER] + list(args) + ["--data", DATA, "--json"],
                        capture_output=True, text=True)
     return r
 
