@@ -210,12 +210,17 @@ def run(h):
                       lambda: req(method, path, tok[who], b" " * (3 << 20)),
                       "limit_exceeded", status=413)
         h.group[0] = "office tokens"
-    exp = expired()
+    h.group[0] = "office sizes"
     h.refused("office login: a body of 64 KiB + 1", lambda: req(
         "POST", "/v1/office/login", body=b'{"officer":"' + b"a" * (65537 - 14) + b'"}'),
         "limit_exceeded")
-    h.refused("office login: GET", lambda: req("GET", "/v1/office/login"),
-              "method_not_allowed")
+    h.refused("office login: JSON nested 10,000 deep", lambda: req(
+        "POST", "/v1/office/login", body=b"[" * 10000 + b"]" * 10000),
+        ("bad_json", "limit_exceeded"))
+    h.group[0] = "office methods"
+    for m in ("GET", "PUT", "DELETE"):
+        h.refused("office login: %s" % m, lambda m=m: req(m, "/v1/office/login"),
+                  "method_not_allowed")
 
     # ---- roles and units ---------------------------------------------------------
     h.group[0] = "office roles and units"
