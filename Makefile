@@ -140,6 +140,10 @@ coverage:
 	gcovr -r . --object-directory build-cov --filter 'common/' --filter 'agent/' \
 	    --filter 'server/' --branches --print-summary -o build-cov/coverage.txt
 	@cat build-cov/coverage.txt | tail -n 25
+	@for d in common agent server; do \
+	    printf '%-7s %s\n' "$$d/" "$$(gcovr -r . --object-directory build-cov --filter "$$d/" \
+	        --branches --print-summary -o /dev/null | grep -E '^(lines|branches)' | tr '\n' ' ')"; \
+	done
 
 asan:
 	@$(MAKE) --no-print-directory check B=build-asan CC=clang OPT=-O1 \
