@@ -134,8 +134,10 @@ valgrind: all $(UNIT_BIN) $(TOOL_BIN)
 	@B=$(B) FW_EMULATED=valgrind FW_AGE_RSS_MIB=32 RUNNER="$(VALGRIND_CMD) -q" \
 	    VALGRIND="$(VALGRIND_CMD)" SCRIPTS="$(VALGRIND_SCRIPTS)" sh tests/run-tests.sh
 
-# Line and branch coverage (gcovr) of common/, agent/, server/ by make check.
+# Line and branch coverage (gcovr) of common/, agent/, server/ by make check
+# (this run's counts alone: the .gcda files of an earlier run go first).
 coverage:
+	@find build-cov -name '*.gcda' -delete 2>/dev/null || true
 	@$(MAKE) --no-print-directory B=build-cov OPT=-O0 SAN=--coverage check
 	gcovr -r . --object-directory build-cov --filter 'common/' --filter 'agent/' \
 	    --filter 'server/' --branches --print-summary -o build-cov/coverage.txt
