@@ -2036,7 +2036,7 @@ case_substantiate(struct server *s, const struct officer *who, int64_t id,
 		return fw_seterr(FW_ERR_FIELD_RANGE, "verified amount %" PRId64 " fen, "
 		    "expected 0..10^14", verified_fen);
 	if (grade != NULL && profile_grade(s->profile, grade) == NULL)
-		return fw_seterr(FW_ERR_INVALID, "grade '%s' is not in the %s profile",
+		return fw_seterr(FW_ERR_POLICY, "grade '%s' is not in the %s profile",
 		    grade, s->profile->name);
 	if ((e = case_check_text("substantiation", text, 0)) != FW_OK)
 		return e;

@@ -465,11 +465,13 @@ office_auth(struct office_ctx *x)
 static fw_err
 office_logout(struct office_ctx *x, json_t **ans)
 {
-	json_t *d = json_object();
+	static const char *const k_none[] = {NULL};
+	json_t *d;
 	fw_err e;
 
-	if (d == NULL)
-		return fw_seterr(FW_ERR_NOMEM, "logout: no memory");
+	/* Empty or {}: a body of anything else is refused like any other's. */
+	if ((e = office_body(x->rq, k_none, "logout", 0, &d)) != FW_OK)
+		return e;
 	if ((e = db_begin(x->s->db)) == FW_OK) {
 		if ((e = db_run(x->s->db, "DELETE FROM office_tokens WHERE hash = ?",
 		    "s", x->token_hash)) == FW_OK &&

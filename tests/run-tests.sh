@@ -8,7 +8,16 @@
 # skipped, never silently passed.
 #
 # RUNNER (e.g. "qemu-aarch64 -L /usr/aarch64-linux-gnu") runs each unit
-# binary; UNIT_ONLY=1 leaves out the scripts (a cross build has no server).
+# binary; UNIT_ONLY=1 leaves out the scripts (a cross build has no server);
+# SCRIPTS="name ..." runs only those scripts (by base name).
+#
+# VALGRIND (make valgrind: "valgrind --error-exitcode=99 ...") is the
+# command the scripts put before every fundwatch-server and fundwatch-agent
+# they start.  Each such process writes its report to a file of its own
+# (--log-file, added here); a script any of whose processes counted an error
+# (leaks of the kinds --errors-for-leak-kinds names count as errors) fails,
+# with the reports shown.  A process that never wrote its ERROR SUMMARY
+# (killed with SIGKILL, say) is counted as unfinished.
 B=${B:-build}
 export B
 passed=0
@@ -39,11 +48,32 @@ done
 for t in tests/integration/*.sh tests/fault/*.sh tests/net/*.sh tests/hostile/*.sh; do
 	[ -f "$t" ] && [ -z "${UNIT_ONLY:-}" ] || continue
 	name=$(basename "$t" .sh)
-	sh "$t" >"$log" 2>&1
+	case " ${SCRIPTS:-$name} " in *" $name "*) ;; *) continue ;; esac
+	vg=
+	if [ -n "${VALGRIND:-}" ]; then
+		vg=$(mktemp -d)
+		VALGRIND="$VALGRIND --log-file=$vg/%p.log" sh "$t" >"$log" 2>&1
+	else
+		sh "$t" >"$log" 2>&1
+	fi
 	rc=$?
 	p=$(grep -c '^ok ' "$log")
 	f=$(grep -c '^not ok ' "$log")
 	s=$(grep '^skip: ' "$log" | head -n 1)
+	if [ -n "$vg" ]; then
+		for r in "$vg"/*.log; do
+			[ -f "$r" ] || continue
+			n=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) error.*/\1/p' "$r" | tail -n 1)
+			if [ "${n:-0}" -gt 0 ]; then
+				echo "not ok - valgrind: $n errors in" \
+				    "$(sed -n 's/.*Command: //p' "$r" | head -n 1)"
+				sed 's/^/#   /' "$r"
+			fi
+		done >>"$log"
+		f=$((f + $(grep -c '^not ok - valgrind: ' "$log")))
+		echo "summary: valgrind $name: $(cat "$vg"/*.log 2>/dev/null | awk -f tests/valgrind.awk)" >>"$log"
+		rm -rf "$vg"
+	fi
 	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ -z "$s" ]; then
 		if [ "$rc" -eq 0 ]; then p=1; else f=1; fi
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

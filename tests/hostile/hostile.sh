@@ -4,7 +4,8 @@
 # folder, with a 5 s request timeout (so that slowloris and the connection
 # floods are judged within the test's time; the default is 30 s), and runs
 # tests/hostile/hostile.py against it: each attack must get its specific
-# JSON error and leave the database and the blob folder unchanged.
+# JSON error and leave the database and the blob folder unchanged; the
+# officer API is attacked too (hostile_office.py).
 # FW_TORTURE=1 floods with 10,000 connections instead of 1,000.
 B=${B:-build}
 case $B in /*) ;; *) B=$(pwd)/$B ;; esac

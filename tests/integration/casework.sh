@@ -9,7 +9,7 @@ for tool in age openssl sha256sum; do
 	command -v $tool >/dev/null 2>&1 || { echo "skip: $tool not installed"; exit 0; }
 done
 server_up
-python3 "$here/casework.py" "$B/fundwatch-server" "$t/d" "$PORT"
+python3 "$here/casework.py" "$SERVER" "$t/d" "$PORT"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# server: /' "$t/server.log" | tail -n 40
 exit $rc

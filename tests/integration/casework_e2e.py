@@ -9,7 +9,7 @@ observation (a supplementary observation, since the first is sealed) and
 syncs; the officer sees the new evidence in the same case, substantiates
 it; a reward officer approves the reward; the device receives feedback and
 the reward.  TAP output.  Usage:
-casework_e2e.py BUILD_DIR"""
+casework_e2e.py SERVER AGENT   (the two programs, or wrappers around them)"""
 import hashlib
 import http.client
 import json
@@ -23,9 +23,7 @@ import sys
 import tempfile
 import time
 
-B = sys.argv[1]
-SERVER = os.path.join(B, "fundwatch-server")
-AGENT = os.path.join(B, "fundwatch-agent")
+SERVER, AGENT = sys.argv[1], sys.argv[2]
 T = tempfile.mkdtemp(prefix="fw-e2e.")
 D = os.path.join(T, "office")
 n = failed = 0
@@ -71,7 +69,7 @@ def finish(why=None):
     if server is not None and server.poll() is None:
         server.send_signal(signal.SIGTERM)
         try:
-            server.wait(timeout=20)
+            server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
     if failed or why:
@@ -93,7 +91,7 @@ def start_server():
     server = subprocess.Popen((SERVER, "run", "--data", D, "-d"), env=ENV,
                               stdout=subprocess.DEVNULL,
                               stderr=open(os.path.join(T, "server.log"), "a"))
-    for _ in range(200):
+    for _ in range(600):
         if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
             return int(open(port_file).read())
         time.sleep(0.05)

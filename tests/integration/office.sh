@@ -10,7 +10,7 @@ command -v age >/dev/null 2>&1 || { echo "skip: the age tool is not installed"; 
 . "$here/../lib/server.shlib"
 
 server_up -v
-python3 "$here/office.py" "$B/fundwatch-server" "$t/d" "$PORT" \
+python3 "$here/office.py" "$SERVER" "$t/d" "$PORT" \
     "$pid" "$t/server.log" "$t/sigterm"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# server: /' "$t/server.log" | tail -n 40

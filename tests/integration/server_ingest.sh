@@ -6,7 +6,7 @@ here=$(dirname "$0")
 . "$here/../lib/server.shlib"
 
 server_up
-python3 "$here/server_ingest.py" "$B/fundwatch-server" "$t/d" "$PORT"
+python3 "$here/server_ingest.py" "$SERVER" "$t/d" "$PORT"
 rc=$?
 [ $rc -eq 0 ] || sed 's/^/# server: /' "$t/server.log" | tail -n 40
 
@@ -15,7 +15,7 @@ kill -TERM "$pid"
 wait "$pid"
 sed -i 's/^disk_reserve *=.*/disk_reserve = 1000000G/' "$t/d/fundwatch.conf"
 server_run
-python3 "$here/server_reserve.py" "$B/fundwatch-server" "$t/d" "$PORT" \
+python3 "$here/server_reserve.py" "$SERVER" "$t/d" "$PORT" \
     >"$t/reserve.out" 2>&1
 rc2=$?
 sed 's/^ok [0-9]*/ok/; s/^not ok [0-9]*/not ok/' "$t/reserve.out"

@@ -511,7 +511,7 @@ test_rewards(void **state)
 	/* Refused: a negative amount, an unknown grade. */
 	assert_int_equal(case_substantiate(s, &off, 1, -1, "1", -1, NULL),
 	    FW_ERR_FIELD_RANGE);
-	assert_int_equal(case_substantiate(s, &off, 1, 100, "9", -1, NULL), FW_ERR_INVALID);
+	assert_int_equal(case_substantiate(s, &off, 1, 100, "9", -1, NULL), FW_ERR_POLICY);
 	officer_clear(&off);
 	officer_clear(&rew);
 	officer_clear(&lead);
