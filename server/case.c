@@ -287,15 +287,15 @@ case_load_end(struct server *s, sqlite3_stmt *st, int rc, const char *what,
 
 /* The end of an administrative change begun with db_begin: unless e is
  * an error already, its audit entry (detail is taken; a NULL detail is
- * "what: out of memory", or with what NULL no entry, as unit and officer
- * additions have it), then commit, or roll back on any error. */
+ * "what: out of memory": no change goes without its entry), then commit,
+ * or roll back on any error. */
 static fw_err
 case_admin_end(struct server *s, fw_err e, const char *actor,
     const char *action, const char *subject, json_t *detail, const char *what)
 {
 	if (e == FW_OK && detail != NULL)
 		e = audit_append(s->db, actor, action, subject, detail, NULL, NULL);
-	else if (e == FW_OK && what != NULL)
+	else if (e == FW_OK)
 		e = fw_seterr(FW_ERR_NOMEM, "%s: out of memory", what);
 	json_decref(detail);
 	if (e != FW_OK) {
@@ -638,7 +638,7 @@ unit_add(struct server *s, const struct officer *who, const struct unit *u)
 		e = fw_seterr(FW_ERR_EXISTS, "unit %s exists already", u->id);
 	d = json_pack("{ss ss sb}", "unit", u->id, "jurisdiction", u->jurisdiction,
 	    "city", u->city != 0);
-	return case_admin_end(s, e, who->id, "unit.added", u->id, d, NULL);
+	return case_admin_end(s, e, who->id, "unit.added", u->id, d, "unit");
 }
 
 fw_err
@@ -729,7 +729,7 @@ officer_add(struct server *s, const struct officer *who, const struct officer *o
 	OPENSSL_cleanse(pw, sizeof pw);
 	d = json_pack("{ss ss so}", "officer", o->id, "unit", o->unit, "roles",
 	    officer_roles_json(o->roles));
-	return case_admin_end(s, e, who->id, "officer.added", o->id, d, NULL);
+	return case_admin_end(s, e, who->id, "officer.added", o->id, d, "officer");
 }
 
 /* The officer's row, with the stored password hash if pw is not NULL. */
