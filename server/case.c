@@ -2181,6 +2181,6 @@ case_notifications(struct server *s, const struct officer *who, json_t **out)
 		    "kind", col_text(st, 3), "at", at));
 	}
 	sqlite3_finalize(st);
-	*out = a;
-	return FW_OK;
+	return case_answer(rc != SQLITE_DONE ? db_error(s->db, "notifications") :
+	    FW_OK, a, out);
 }
