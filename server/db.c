@@ -225,7 +225,7 @@ fail:
 fw_err
 db_begin(sqlite3 *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	return db_run(db, "BEGIN IMMEDIATE", "");
 }
 
 /*
@@ -247,7 +247,7 @@ db_lazy(sqlite3 *db, int lazy)
 fw_err
 db_commit(sqlite3 *db)
 {
-	fw_err e = db_exec(db, "COMMIT");
+	fw_err e = db_run(db, "COMMIT", "");
 
 	if (e != FW_OK)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -308,6 +308,69 @@ db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...
 	return FW_OK;
 }
 
+/*
+ * db_run's statements, kept prepared between calls on one connection while
+ * db_cache(db, 1) holds (the server's loop): parsing the same SQL for every
+ * request was a tenth of the server's time.  Looked up by the SQL's
+ * address (callers pass literals), confirmed by its text.  A kept
+ * statement is reset and its bindings cleared after each use, so it holds
+ * no lock and no caller's memory.  One thread only, as the loop is.
+ */
+#define DB_CACHE_SIZE 64
+
+static struct db_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+} db_cached[DB_CACHE_SIZE];
+static sqlite3 *db_cache_db;
+static size_t db_cache_next;	/* the slot to reuse when all are taken */
+
+/* Start keeping db_run's statements of db, or finalize every one kept
+ * (before db is closed). */
+void
+db_cache(sqlite3 *db, int on)
+{
+	for (size_t i = 0; i < DB_CACHE_SIZE; i++) {
+		sqlite3_finalize(db_cached[i].st);
+		db_cached[i].st = NULL;
+		db_cached[i].sql = NULL;
+	}
+	db_cache_next = 0;
+	db_cache_db = on ? db : NULL;
+}
+
+/* A prepared statement for sql: a kept one (*kept = 1, reset after use)
+ * or a new one the caller finalizes. */
+static int
+db_cache_get(sqlite3 *db, const char *sql, sqlite3_stmt **st, int *kept)
+{
+	struct db_cached *slot = NULL;
+	int rc;
+
+	*kept = 0;
+	if (db != db_cache_db)
+		return sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	for (size_t i = 0; i < DB_CACHE_SIZE && slot == NULL; i++)
+		if (db_cached[i].sql == sql && db_cached[i].st != NULL &&
+		    strcmp(sqlite3_sql(db_cached[i].st), sql) == 0)
+			slot = &db_cached[i];
+	if (slot != NULL) {
+		*st = slot->st;
+		*kept = 1;
+		return SQLITE_OK;
+	}
+	if ((rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL)) != SQLITE_OK)
+		return rc;
+	slot = &db_cached[db_cache_next];
+	db_cache_next = (db_cache_next + 1) % DB_CACHE_SIZE;
+	sqlite3_finalize(slot->st);
+	slot->sql = sql;
+	slot->st = *st;
+	*kept = 1;
+	return SQLITE_OK;
+}
+
 /* Run a statement whose rows, if any, are not wanted. */
 fw_err
 db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
@@ -315,9 +378,9 @@ db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
 	sqlite3_stmt *st;
 	va_list ap;
 	fw_err e;
-	int rc;
+	int rc, kept;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (db_cache_get(db, sql, &st, &kept) != SQLITE_OK)
 		return db_error(db, "prepare");
 	va_start(ap, fmt);
 	rc = db_bindv(st, fmt, ap);
@@ -325,6 +388,10 @@ db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	e = rc == SQLITE_DONE || rc == SQLITE_ROW ? FW_OK : db_error(db, "step");
-	sqlite3_finalize(st);
+	if (kept) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else
+		sqlite3_finalize(st);
 	return e;
 }

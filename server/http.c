@@ -1205,6 +1205,7 @@ http_run(struct server *s, int foreground)
 	if ((e = http_setup(&h, fd)) != FW_OK)
 		goto fail;
 	fd = -1;	/* the listener owns it */
+	db_cache(s->db, 1);
 	n = snprintf(text, sizeof text, "%u\n", port);
 	if ((e = http_write_pid(&h)) != FW_OK ||
 	    (e = file_write_durable(h.portfile, text, (size_t)n, 0644)) != FW_OK)
@@ -1220,6 +1221,7 @@ http_run(struct server *s, int foreground)
 	unlink(h.portfile);
 	unlink(h.pidfile);
 	http_free(&h);
+	db_cache(s->db, 0);
 	log_info("stopped");
 	return 0;
 fail:
@@ -1232,6 +1234,7 @@ fail:
 		unlink(h.pidfile);
 	}
 	http_free(&h);
+	db_cache(s->db, 0);
 	return 1;
 }
 

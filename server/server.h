@@ -506,6 +506,7 @@ void db_rollback(sqlite3 *db);		/* no-op outside a transaction */
 fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
+void db_cache(sqlite3 *db, int on);	/* keep db_run's statements, or drop them */
 
 /* ---- audit.c: the hash-chained audit log ------------------------------ */
 
