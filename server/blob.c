@@ -10,7 +10,8 @@
  * discards it.  A power cut may leave unsynced garbage at the end of a
  * partial file: the final hash check catches it and the device starts that
  * blob again.  The rename is what makes a blob exist; the `blobs` table is
- * an index kept beside it.  Partial files are locked (flock) so that an
+ * an index kept beside it (its row is committed without a sync of its own:
+ * the commit of the bundle that names the blob writes it again, durably).  Partial files are locked (flock) so that an
  * import-bundle running beside the server cannot interleave appends.
  */
 #include <errno.h>
@@ -154,8 +155,40 @@ blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
 		return file_errno(errno, final);
 	if ((e = file_fsync_dir(final)) != FW_OK || (e = file_fsync_dir(partial)) != FW_OK)
 		return e;
-	return db_run(s->db, "INSERT OR IGNORE INTO blobs (id, size, stored) VALUES (?, ?, ?)",
+	return blob_index(s, hex, size);
+}
+
+/*
+ * Note a whole blob in the `blobs` table (inside the caller's transaction
+ * if one is open).  Alone, the row is committed lazily: the file, not the
+ * row, is what makes the blob exist, and the commit of the bundle that
+ * names it notes it again and makes it durable.
+ */
+fw_err
+blob_index(const struct server *s, const char *hex, uint64_t size)
+{
+	int lazy = sqlite3_get_autocommit(s->db);
+	fw_err e;
+
+	if (lazy)
+		db_lazy(s->db, 1);
+	e = db_run(s->db, "INSERT OR IGNORE INTO blobs (id, size, stored) VALUES (?, ?, ?)",
 	    "sii", hex, (int64_t)size, (int64_t)time(NULL));
+	if (lazy)
+		db_lazy(s->db, 0);
+	return e;
+}
+
+fw_err
+blob_index_bundle(const struct server *s, const struct fw_bundle *b)
+{
+	fw_err e = FW_OK;
+
+	for (size_t i = 0; e == FW_OK && i < b->m->nobs; i++)
+		for (size_t j = 0; e == FW_OK && j < b->m->obs[i].nevidence; j++)
+			e = blob_index(s, b->m->obs[i].evidence[j].blob,
+			    b->m->obs[i].evidence[j].blob_size);
+	return e;
 }
 
 fw_err
@@ -199,7 +232,7 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 	struct stat st;
 	uint64_t h, over;
 	fw_err e = FW_OK;
-	int fd, created = 0;
+	int fd, created = 0, last;
 
 	if (offset > size || n > size - offset)
 		return fw_seterr(FW_ERR_LIMIT, "blob %s: bytes %" PRIu64 "..%" PRIu64
@@ -235,11 +268,15 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 	over = h - offset < n ? h - offset : n;
 	if ((e = blob_compare(fd, offset, p, (size_t)over, hex)) != FW_OK)
 		goto out;
+	/* The last bytes of a blob need no sync of their own, nor does the
+	 * folder of a partial file made for them: blob_finish syncs the file
+	 * and both folders before anything is acknowledged. */
+	last = h + (n - over) == size;
 	if (over < n) {
 		if ((e = blob_check_space(s, n - over)) != FW_OK)
 			goto out;
 		if ((e = blob_pwrite(fd, p + over, n - over, h, path)) != FW_OK ||
-		    (e = blob_datasync(fd, path)) != FW_OK) {
+		    (!last && (e = blob_datasync(fd, path)) != FW_OK)) {
 			/* Drop what may have half-landed so the offset stays true. */
 			if (ftruncate(fd, (off_t)h) == 0)
 				(void)blob_datasync(fd, path);
@@ -248,7 +285,7 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 		h += n - over;
 		*held = h;
 	}
-	if (created && (e = file_fsync_dir(path)) != FW_OK)
+	if (created && !last && (e = file_fsync_dir(path)) != FW_OK)
 		goto out;
 	if (h == size) {
 		e = blob_finish(s, fd, hex, size);

@@ -755,7 +755,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 		    bundle, json_array_size(miss));
 		goto out;
 	}
-	if ((e = ingest_store(s, &view, d.supervisor, now)) != FW_OK)
+	if ((e = ingest_store(s, &view, d.supervisor, now)) != FW_OK ||
+	    (e = blob_index_bundle(s, &view)) != FW_OK)
 		goto rollback;
 	detail = json_pack("{ss sI sI sI sI sO}", "bundle", bundle, "observations",
 	    (json_int_t)b->m->nobs, "new", (json_int_t)(fresh - (b->m->nobs -

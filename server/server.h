@@ -537,6 +537,11 @@ fw_err blob_write(const struct server *s, const char *hex, uint64_t size,
  * into place): hash-check and move it now, or discard it (*held = 0). */
 fw_err blob_settle(const struct server *s, const char *hex, uint64_t size,
     uint64_t *held, int *complete);
+/* Note a whole blob in the `blobs` table: lazily alone, else in the
+ * caller's transaction; blob_index_bundle notes every blob of b's
+ * observations (they are whole when it commits). */
+fw_err blob_index(const struct server *s, const char *hex, uint64_t size);
+fw_err blob_index_bundle(const struct server *s, const struct fw_bundle *b);
 
 /* ---- registry.c: supervisors, terms, devices -------------------------- */
 
