@@ -99,9 +99,11 @@ api_prune_nonces(struct server *s, int64_t now)
 	if (now - last < 60)
 		return;
 	last = now;
+	db_lazy(s->db, 1);	/* memory only: nothing to sync */
 	if (db_run(s->db, "DELETE FROM mem.nonces WHERE seen < ?", "i",
 	    now - API_NONCE_KEEP) != FW_OK)
 		log_warnx("nonces: %s", fw_errmsg());
+	db_lazy(s->db, 0);
 }
 
 /*
@@ -171,8 +173,10 @@ api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra
 	if (e != FW_OK)
 		return e;
 	api_prune_nonces(s, now);
+	db_lazy(s->db, 1);	/* memory only: nothing to sync */
 	e = db_run(s->db, "INSERT INTO mem.nonces (device_id, nonce, seen) VALUES (?, ?, ?)",
 	    "ssi", rq->fw_device, rq->fw_nonce, now);
+	db_lazy(s->db, 0);
 	if (e == FW_ERR_CONFLICT)
 		return fw_seterr(FW_ERR_REPLAY, "nonce %s was already used by this device",
 		    rq->fw_nonce);

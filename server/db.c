@@ -4,6 +4,9 @@
  *
  * The database runs in WAL mode with synchronous=FULL: a COMMIT that
  * returned is on disk, which is what lets a receipt promise durability.
+ * The server's loop groups commits instead (db_group): they return
+ * unsynced, and one sync of the WAL covers all of them before any answer
+ * that depends on them leaves (http.c).
  * Every table the server keeps is created here, in one place, so that the
  * schema can be read at a glance.  The schema version lives in
  * PRAGMA user_version; a database newer than this binary is refused.
@@ -235,9 +238,82 @@ db_begin(sqlite3 *db)
  * transaction only: call db_lazy(db, 1) before db_begin and db_lazy(db, 0)
  * after the commit or rollback.
  */
+/*
+ * Group commit (the server's loop, db_group): every commit is written
+ * without a sync, and one sync of the WAL (db_sync) then makes all the
+ * commits before it durable at once, in order, as synchronous=FULL would
+ * have made each.  The loop holds back every answer while db_unsynced()
+ * says a commit that wanted durability is not on disk yet.  Which ones did
+ * is seen by the commit hook: any commit made while db_lazy(db, 1) is not
+ * in force.
+ */
+static sqlite3 *db_group_db;
+static int db_group_lazy;	/* db_lazy(db, 1) in force */
+static int db_group_dirty;	/* a durable commit waits for db_sync */
+
+static int
+db_group_hook(void *arg)
+{
+	(void)arg;
+	if (!db_group_lazy)
+		db_group_dirty = 1;
+	return 0;	/* the commit goes on */
+}
+
+/* Group commits of db (on), or back to a sync per commit (off: syncs what
+ * waits first). */
+fw_err
+db_group(sqlite3 *db, int on)
+{
+	fw_err e = FW_OK;
+
+	if (!on && db_group_db == db)
+		e = db_sync(db);
+	if ((on || db_group_db == db) && db_exec(db, on ? "PRAGMA synchronous=NORMAL"
+	    : "PRAGMA synchronous=FULL") != FW_OK) {
+		log_warnx("database: cannot set synchronous: %s", fw_errmsg());
+		on = 0;
+	}
+	sqlite3_commit_hook(db, on ? db_group_hook : NULL, NULL);
+	db_group_db = on ? db : NULL;
+	db_group_lazy = db_group_dirty = 0;
+	return e;
+}
+
+int
+db_unsynced(sqlite3 *db)
+{
+	return db == db_group_db && db_group_dirty;
+}
+
+/* Make every commit so far durable: one sync of the WAL, through SQLite's
+ * own file object (the same sync synchronous=FULL does after a commit). */
+fw_err
+db_sync(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+	int rc;
+
+	if (!db_unsynced(db))
+		return FW_OK;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) !=
+	    SQLITE_OK)
+		return fw_seterr(FW_ERR_IO, "database: no WAL to sync");
+	if (f != NULL && f->pMethods != NULL &&
+	    (rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL)) != SQLITE_OK)
+		return fw_seterr(rc == SQLITE_FULL ? FW_ERR_NOSPACE : FW_ERR_IO,
+		    "database: WAL sync failed (%s)", sqlite3_errstr(rc));
+	db_group_dirty = 0;
+	return FW_OK;
+}
+
 void
 db_lazy(sqlite3 *db, int lazy)
 {
+	if (db == db_group_db) {
+		db_group_lazy = lazy;
+		return;
+	}
 	if (db_exec(db, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL")
 	    != FW_OK)
 		log_warnx("database: cannot set synchronous=%s: %s", lazy ? "NORMAL" :

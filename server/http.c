@@ -23,6 +23,13 @@
  * calls our free function when libevent frees the SSL, whichever way the
  * connection ended, so the count of connections cannot drift.
  *
+ * Group commit: the database's commits are not synced one by one while
+ * the loop runs (db_group); an answer given while a commit that wanted
+ * durability is not on disk is held, and one WAL sync releases every
+ * held answer when the loop has nothing else ready (http_flush).  So
+ * the requests that arrive together share one sync, and no answer (no
+ * receipt above all) leaves before the commit it reports is on disk.
+ *
  * Streamed answers (api_resp.stream: evidence of any size) go out as a
  * chunked body, one HTTP_STREAM_CHUNK at a time: the next chunk is read
  * (and age-decrypted) only when evhttp's write callback says the last one
@@ -76,6 +83,9 @@
 #define HTTP_ACCEPT_PAUSE	1	/* seconds without accept after EMFILE */
 #define HTTP_STREAM_CHUNK	(64u << 10)	/* bytes of a streamed body at a time */
 #define HTTP_STREAM_READS	16	/* reads one chunk may take (age header) */
+#define HTTP_GROUP_MAX		64	/* answers held for one WAL sync, at most */
+#define HTTP_GROUP_USEC		5000	/* and for at most this long */
+#define HTTP_PRIORITIES		3	/* libevent's default is the middle one */
 
 enum http_phase {
 	HTTP_READING,		/* handshake, or reading a request */
@@ -83,11 +93,23 @@ enum http_phase {
 };
 
 struct http;
+struct http_conn;
+
+/* An answer held until the WAL sync that covers it (group commit). */
+struct http_held {
+	struct http_held *next;
+	struct evhttp_request *req;
+	struct http_conn *c;		/* NULL once the connection is gone */
+	int status;
+	char ctype[64];
+	struct buf body;
+};
 
 /* One connection, from the bevcb until OpenSSL frees its SSL. */
 struct http_conn {
 	struct http *h;
 	struct http_conn *prev, *next;
+	struct http_held *held;		/* its answer, if held */
 	SSL *ssl;
 	enum http_phase phase;
 	struct timespec start;	/* when the current request began */
@@ -104,6 +126,10 @@ struct http {
 	struct evhttp *evh;
 	struct evhttp_bound_socket *bound;
 	struct event *sweep_ev, *tick_ev, *resume_ev;
+	struct event *flush_ev;		/* lowest priority: the loop is idle */
+	struct http_held *held, **held_tail;
+	size_t nheld;
+	struct timespec held_since;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct http_conn *conns;	/* every live connection */
 	size_t nconns;			/* of which served (not refused) */
@@ -119,6 +145,8 @@ struct http {
 };
 
 static int http_ssl_index = -1;
+
+static void http_flush(struct http *h);
 
 /* libevent's own messages (accept errors, bugs) into our log. */
 static void
@@ -280,6 +308,8 @@ http_conn_unlink(struct http_conn *c)
 		h->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->held != NULL)
+		c->held->c = NULL;
 	h->nlive--;
 	if (c->refused)
 		h->nrefused--;
@@ -392,6 +422,7 @@ http_escalate(struct http *h)
 		log_warnx("overdue cases: %s", fw_errmsg());
 	else if (n > 0)
 		log_info("%" PRId64 " overdue cases escalated to their unit leads", n);
+	http_flush(h);
 }
 
 /*
@@ -598,6 +629,93 @@ http_error(struct http *h, struct evhttp_request *req, struct http_conn *c,
 		evhttp_send_error(req, fw_err_http_status(e), NULL);
 	free(text);
 	json_decref(o);
+}
+
+/* ---- group commit -------------------------------------------------------- */
+
+/*
+ * An answer that follows a commit which wanted durability (db_unsynced)
+ * is held until the one WAL sync (db_sync) that covers it and every
+ * commit made meanwhile by the requests the loop goes on serving.  The
+ * sync runs when no other callback is ready (flush_ev has the lowest
+ * priority), or at once when HTTP_GROUP_MAX answers are held or the
+ * oldest has waited HTTP_GROUP_USEC.  If it fails, no held answer goes
+ * out as it was: each becomes the error (a receipt never leaves before
+ * its commit is on disk; the device asks again and gets it then).
+ */
+static void
+http_flush(struct http *h)
+{
+	char msg[FW_ERRMSG_MAX];
+	struct http_held *x;
+	fw_err e;
+
+	if (h->held == NULL && !db_unsynced(h->s->db))
+		return;
+	if ((e = db_sync(h->s->db)) != FW_OK) {
+		snprintf(msg, sizeof msg, "%s", fw_errmsg());
+		log_warnx("%s (%s): %zu answers withheld", msg, fw_strerror(e), h->nheld);
+	}
+	while ((x = h->held) != NULL) {
+		h->held = x->next;
+		if (x->c != NULL)
+			x->c->held = NULL;
+		if (e == FW_OK)
+			http_send(h, x->req, x->c, x->status, x->ctype, x->body.data,
+			    x->body.len);
+		else
+			http_error(h, x->req, x->c, e, msg);
+		buf_free(&x->body);
+		free(x);
+	}
+	h->held_tail = &h->held;
+	h->nheld = 0;
+}
+
+static void
+http_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_flush(arg);
+}
+
+/* Send rs now, or hold it for the WAL sync if a commit waits for one.
+ * Takes rs->body. */
+static void
+http_answer(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    struct api_resp *rs)
+{
+	const char *ctype = rs->content_type != NULL ? rs->content_type :
+	    "application/json";
+	struct http_held *x;
+	struct timespec now;
+
+	if (!db_unsynced(h->s->db) || (x = calloc(1, sizeof *x)) == NULL) {
+		http_flush(h);	/* (out of memory: sync now instead) */
+		http_send(h, req, c, rs->status, ctype, rs->body.data, rs->body.len);
+		buf_free(&rs->body);
+		return;
+	}
+	x->req = req;
+	x->c = c;
+	x->status = rs->status;
+	snprintf(x->ctype, sizeof x->ctype, "%s", ctype);
+	x->body = rs->body;
+	buf_init(&rs->body, HTTP_MAX_RESPONSE);
+	if (c != NULL)
+		c->held = x;
+	if (h->held == NULL)
+		http_now(&h->held_since);
+	*h->held_tail = x;
+	h->held_tail = &x->next;
+	h->nheld++;
+	http_now(&now);
+	if (h->nheld >= HTTP_GROUP_MAX || (now.tv_sec - h->held_since.tv_sec) *
+	    1000000 + (now.tv_nsec - h->held_since.tv_nsec) / 1000 >= HTTP_GROUP_USEC)
+		http_flush(h);
+	else
+		event_active(h->flush_ev, EV_TIMEOUT, 0);
 }
 
 /*
@@ -929,6 +1047,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		snprintf(what, sizeof what, "%s %s %s", peer, rq.method,
 		    http_printable(rq.target, target, sizeof target));
 		log_debug("%s %zu -> %d (stream)", what, len, rs.status);
+		http_flush(h);
 		http_stream_start(h, req, c, &rs, what);
 		return;
 	}
@@ -942,8 +1061,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	log_debug("%s %s %s %zu -> %d %zu", peer, rq.method,
 	    http_printable(rq.target, target, sizeof target), len, rs.status,
 	    rs.body.len);
-	http_send(h, req, c, rs.status, rs.content_type != NULL ?
-	    rs.content_type : "application/json", rs.body.data, rs.body.len);
+	http_answer(h, req, c, &rs);
 	buf_free(&rs.body);
 }
 
@@ -1073,8 +1191,11 @@ http_free(struct http *h)
 {
 	/* evhttp first: freeing its connections frees their SSLs, whose
 	 * callbacks still use h. */
+	http_flush(h);
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
+	if (h->flush_ev != NULL)
+		event_free(h->flush_ev);
 	if (h->sweep_ev != NULL)
 		event_free(h->sweep_ev);
 	h->sweep_ev = NULL;
@@ -1102,6 +1223,9 @@ http_setup(struct http *h, int fd)
 	struct timeval tick = {1, 0}, tmo = {(time_t)h->s->cfg.timeout, 0};
 
 	if ((h->base = event_base_new()) == NULL ||
+	    event_base_priority_init(h->base, HTTP_PRIORITIES) == -1 ||
+	    (h->flush_ev = event_new(h->base, -1, 0, http_flush_cb, h)) == NULL ||
+	    event_priority_set(h->flush_ev, HTTP_PRIORITIES - 1) == -1 ||
 	    (h->evh = evhttp_new(h->base)) == NULL ||
 	    (h->sweep_ev = event_new(h->base, -1, 0, http_sweep_cb, h)) == NULL ||
 	    (h->tick_ev = event_new(h->base, -1, EV_PERSIST, http_sweep_cb,
@@ -1179,6 +1303,7 @@ http_run(struct server *s, int foreground)
 	memset(&h, 0, sizeof h);
 	h.s = s;
 	h.pidfd = -1;
+	h.held_tail = &h.held;
 	h.max_body = http_max_body(&s->cfg);
 	server_path(s, "run/port", h.portfile, sizeof h.portfile);
 	server_path(s, "run/pid", h.pidfile, sizeof h.pidfile);
@@ -1206,6 +1331,8 @@ http_run(struct server *s, int foreground)
 		goto fail;
 	fd = -1;	/* the listener owns it */
 	db_cache(s->db, 1);
+	if ((e = db_group(s->db, 1)) != FW_OK)
+		goto fail;
 	n = snprintf(text, sizeof text, "%u\n", port);
 	if ((e = http_write_pid(&h)) != FW_OK ||
 	    (e = file_write_durable(h.portfile, text, (size_t)n, 0644)) != FW_OK)
@@ -1222,6 +1349,8 @@ http_run(struct server *s, int foreground)
 	unlink(h.pidfile);
 	http_free(&h);
 	db_cache(s->db, 0);
+	if (db_group(s->db, 0) != FW_OK)
+		log_warnx("%s", fw_errmsg());
 	log_info("stopped");
 	return 0;
 fail:
@@ -1235,6 +1364,7 @@ fail:
 	}
 	http_free(&h);
 	db_cache(s->db, 0);
+	db_group(s->db, 0);
 	return 1;
 }
 

@@ -507,6 +507,12 @@ fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
 void db_cache(sqlite3 *db, int on);	/* keep db_run's statements, or drop them */
+/* Group commit: with db_group(db, 1), commits are not synced one by one;
+ * db_unsynced says one that wanted durability waits, db_sync syncs them
+ * all.  No answer may promise durability while db_unsynced(db). */
+fw_err db_group(sqlite3 *db, int on);
+int db_unsynced(sqlite3 *db);
+fw_err db_sync(sqlite3 *db);
 
 /* ---- audit.c: the hash-chained audit log ------------------------------ */
 
