@@ -13,6 +13,15 @@
  *   - bodies: evhttp reads at most http_max_body() bytes (more is 413,
  *     with evhttp's own HTML body: see server.h); headers at most
  *     HTTP_MAX_HEADERS (more is 400);
+ *   - memory: evhttp holds a request's body whole until it is answered,
+ *     so what all connections may hold is bounded too: each may hold
+ *     HTTP_BODY_FREE bytes of input; one that needs more takes one of
+ *     HTTP_BODY_SLOTS until its request is answered, or, when none is
+ *     free, stops being read (its bytes wait in the kernel, its client's
+ *     TCP window closes) until one is, first come first served.  A slot
+ *     holder's request always fits its slot, so the wait always ends.
+ *     At most max_connections x HTTP_BODY_FREE + HTTP_BODY_SLOTS x
+ *     http_max_body() bytes of requests are held, whatever the load;
  *   - connections: at most cfg.max_connections are served; one over the
  *     cap is closed on the next turn of the loop, before its handshake;
  *   - time: evhttp drops a connection idle for cfg.timeout, and a sweep
@@ -110,7 +119,11 @@ struct http_conn {
 	struct http *h;
 	struct http_conn *prev, *next;
 	struct http_held *held;		/* its answer, if held */
+	struct http_conn *wnext;	/* in the queue for a body slot */
+	struct bufferevent *bev;
 	SSL *ssl;
+	int slot;		/* holds a body slot until it is answered */
+	int paused;		/* waits for a slot, reading disabled */
 	enum http_phase phase;
 	struct timespec start;	/* when the current request began */
 	uint64_t mark;		/* bytes read from the socket by then */
@@ -135,6 +148,9 @@ struct http {
 	size_t nconns;			/* of which served (not refused) */
 	size_t nrefused;
 	size_t nlive;			/* list length, for bounded walks */
+	size_t slots_free;		/* body slots (HTTP_BODY_SLOTS) */
+	struct http_conn *wait_head, *wait_tail;
+	int freeing;			/* http_free: resume nothing */
 	int cap_logged;
 	int draining;
 	struct timespec drain_start;
@@ -297,6 +313,79 @@ fail:
 
 /* ---- connections ------------------------------------------------------- */
 
+/* Take c out of the queue for a body slot. */
+static void
+http_slot_unqueue(struct http_conn *c)
+{
+	struct http *h = c->h;
+	struct http_conn **pp = &h->wait_head, *prev = NULL;
+
+	for (size_t bound = h->nlive; *pp != NULL && bound > 0; bound--) {
+		if (*pp == c) {
+			*pp = c->wnext;
+			if (h->wait_tail == c)
+				h->wait_tail = prev;
+			break;
+		}
+		prev = *pp;
+		pp = &prev->wnext;
+	}
+	c->wnext = NULL;
+	c->paused = 0;
+}
+
+/* c is done with its body slot (answered, or gone): the first connection
+ * waiting takes it and is read again, its request's clock restarted. */
+static void
+http_slot_release(struct http_conn *c)
+{
+	struct http *h = c->h;
+	struct http_conn *w;
+
+	if (c->paused)
+		http_slot_unqueue(c);
+	if (!c->slot)
+		return;
+	c->slot = 0;
+	h->slots_free++;
+	if (h->freeing || (w = h->wait_head) == NULL)
+		return;
+	http_slot_unqueue(w);
+	w->slot = 1;
+	h->slots_free--;
+	http_now(&w->start);
+	w->mark = http_bytes_read(w);
+	bufferevent_enable(w->bev, EV_READ);
+}
+
+/* The input of c's bufferevent changed.  Past HTTP_BODY_FREE bytes, c
+ * needs a body slot: it takes a free one, or waits in the queue with
+ * reading disabled (again, if evhttp enabled it to send 100 Continue). */
+static void
+http_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http *h = c->h;
+
+	(void)info;
+	if (c->slot || c->killed || evbuffer_get_length(buf) <= HTTP_BODY_FREE)
+		return;
+	if (!c->paused && h->slots_free > 0) {
+		h->slots_free--;
+		c->slot = 1;
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->paused)
+		return;
+	c->paused = 1;
+	if (h->wait_tail != NULL)
+		h->wait_tail->wnext = c;
+	else
+		h->wait_head = c;
+	h->wait_tail = c;
+}
+
 static void
 http_conn_unlink(struct http_conn *c)
 {
@@ -310,6 +399,7 @@ http_conn_unlink(struct http_conn *c)
 		c->next->prev = c->prev;
 	if (c->held != NULL)
 		c->held->c = NULL;
+	http_slot_release(c);
 	h->nlive--;
 	if (c->refused)
 		h->nrefused--;
@@ -375,6 +465,10 @@ http_conn_kill(struct http_conn *c, const char *why)
 	c->killed = 1;
 	log_debug("connection closed: %s", why);
 	shutdown(fd, SHUT_RDWR);
+	if (c->paused) {	/* read again, to see the end */
+		http_slot_unqueue(c);
+		bufferevent_enable(c->bev, EV_READ);
+	}
 }
 
 /*
@@ -392,6 +486,8 @@ http_conn_verdict(const struct http *h, const struct http_conn *c)
 
 	if (c->refused)
 		return "over max_connections";
+	if (c->paused)
+		return NULL;	/* waits for a body slot, not for its client */
 	total = http_bytes_read(c);
 	got = total - c->mark;
 	if (h->draining && (total == 0 || (c->handshaken && got == 0)))
@@ -527,6 +623,11 @@ http_bevcb(struct event_base *base, void *arg)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;	/* c is freed already */
+	c->bev = bev;
+	if (evbuffer_add_cb(bufferevent_get_input(bev), http_input_cb, c) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
@@ -539,6 +640,7 @@ http_complete_cb(struct evhttp_request *req, void *arg)
 	struct http_conn *c = arg;
 
 	(void)req;
+	http_slot_release(c);
 	c->phase = HTTP_READING;
 	http_now(&c->start);
 	c->mark = http_bytes_read(c);
@@ -1192,6 +1294,7 @@ http_free(struct http *h)
 	/* evhttp first: freeing its connections frees their SSLs, whose
 	 * callbacks still use h. */
 	http_flush(h);
+	h->freeing = 1;
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
 	if (h->flush_ev != NULL)
@@ -1304,6 +1407,7 @@ http_run(struct server *s, int foreground)
 	h.s = s;
 	h.pidfd = -1;
 	h.held_tail = &h.held;
+	h.slots_free = HTTP_BODY_SLOTS;
 	h.max_body = http_max_body(&s->cfg);
 	server_path(s, "run/port", h.portfile, sizeof h.portfile);
 	server_path(s, "run/pid", h.pidfile, sizeof h.pidfile);

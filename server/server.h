@@ -414,6 +414,11 @@ struct server;
 #define HTTP_MAX_HEADERS	(16u << 10)	/* request line + headers */
 #define HTTP_MAX_RESPONSE	(4u << 20)	/* cap of api_resp.body */
 #define HTTP_BODY_SLACK		(64u << 10)
+/* Request bytes held in memory: a connection may hold HTTP_BODY_FREE
+ * without asking; past that it needs one of HTTP_BODY_SLOTS (each room
+ * for a whole body of http_max_body()), or waits with reading paused. */
+#define HTTP_BODY_FREE		(64u << 10)
+#define HTTP_BODY_SLOTS		12
 #define HTTP_MIN_RATE		1024	/* bytes/s a request earns past timeout */
 #define HTTP_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests */
 #define HTTP_ESCALATE_SECONDS	600	/* overdue cases swept this often */
