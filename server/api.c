@@ -107,17 +107,17 @@ api_prune_nonces(struct server *s, int64_t now)
 }
 
 /*
- * Request authentication (protocol 4).  On FW_ERR_CLOCK_SKEW *extra holds
- * the server's time.  A revoked device may still read its feed (feed_ok):
- * that is where the signed revocation waits, which alone lets it destroy
- * its key.
+ * Request authentication (protocol 4); bodyhash gets the SHA-256 (hex) of
+ * the body.  On FW_ERR_CLOCK_SKEW *extra holds the server's time.  A
+ * revoked device may still read its feed (feed_ok): that is where the
+ * signed revocation waits, which alone lets it destroy its key.
  */
 static fw_err
-api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra)
+api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra,
+    char bodyhash[SHA256_HEX + 1])
 {
 	struct ed25519_key *k = NULL;
 	uint8_t sig[ED25519_SIG_LEN], pub[ED25519_PUB_LEN];
-	char bodyhash[SHA256_HEX + 1];
 	struct buf msg;
 	uint64_t ts;
 	int64_t now = (int64_t)time(NULL);
@@ -208,9 +208,10 @@ api_commit(struct server *s, const struct api_req *rq, json_t **ans)
 	return e;
 }
 
+/* bodyhash: the body's SHA-256, which api_auth computed. */
 static fw_err
 api_upload(struct server *s, const struct api_req *rq, const char *path,
-    const char *query, json_t **ans)
+    const char *query, const char *bodyhash, json_t **ans)
 {
 	const char *blob = path + strlen("/v1/blobs/"), *v;
 	uint64_t offset;
@@ -219,7 +220,8 @@ api_upload(struct server *s, const struct api_req *rq, const char *path,
 	if (!api_query(query, "offset", &v, &vl) || !api_uint(v, vl, FW_MAX_BLOB, &offset))
 		return fw_seterr(FW_ERR_INVALID, "upload: query 'offset' must be a decimal "
 		    "byte offset");
-	return ingest_upload(s, rq->fw_device, blob, offset, rq->body, rq->bodylen, ans);
+	return ingest_upload_hashed(s, rq->fw_device, blob, offset, rq->body, rq->bodylen,
+	    bodyhash, ans);
 }
 
 static fw_err
@@ -260,7 +262,7 @@ api_route(const char *path, const char **method)
 void
 api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
 {
-	char path[512];
+	char path[512], bodyhash[SHA256_HEX + 1];
 	const char *q, *want = NULL;
 	json_t *ans = NULL;
 	enum api_route r;
@@ -293,13 +295,13 @@ api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
 	if (r == R_ENROLL) {
 		e = rq->bodylen > API_MAX_JSON ? fw_seterr(FW_ERR_LIMIT, "enroll body over "
 		    "%u bytes", API_MAX_JSON) : ingest_enroll(s, rq->body, rq->bodylen, &ans);
-	} else if ((e = api_auth(s, rq, r == R_FEED, &ans)) == FW_OK) {
+	} else if ((e = api_auth(s, rq, r == R_FEED, &ans, bodyhash)) == FW_OK) {
 		if (r == R_OFFER)
 			e = ingest_offer(s, rq->fw_device, rq->body, rq->bodylen, &ans);
 		else if (r == R_COMMIT)
 			e = api_commit(s, rq, &ans);
 		else if (r == R_BLOB)
-			e = api_upload(s, rq, path, q, &ans);
+			e = api_upload(s, rq, path, q, bodyhash, &ans);
 		else
 			e = api_feed(s, rq, q, &ans);
 	}

@@ -125,9 +125,11 @@ blob_compare(int fd, uint64_t off, const uint8_t *p, size_t n, const char *hex)
 	return FW_OK;
 }
 
-/* The partial file is whole: check its hash and move it into place. */
+/* The partial file is whole: check its hash (whole_sha256, if it is
+ * known already) and move it into place. */
 static fw_err
-blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
+blob_finish(const struct server *s, int fd, const char *hex, uint64_t size,
+    const char *whole_sha256)
 {
 	char partial[4096], final[4096], dir[4096];
 	uint8_t md[SHA256_LEN];
@@ -137,9 +139,13 @@ blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
 
 	blob_path(s, hex, 1, partial, sizeof partial);
 	blob_path(s, hex, 0, final, sizeof final);
-	if ((e = sha256_file(partial, md, &n)) != FW_OK)
+	if (whole_sha256 != NULL) {
+		snprintf(got, sizeof got, "%s", whole_sha256);
+		n = size;
+	} else if ((e = sha256_file(partial, md, &n)) != FW_OK)
 		return e;
-	hex_encode(md, sizeof md, got);
+	else
+		hex_encode(md, sizeof md, got);
 	if (n != size || strcmp(got, hex) != 0) {
 		unlink(partial);
 		file_fsync_dir(partial);
@@ -208,7 +214,7 @@ blob_settle(const struct server *s, const char *hex, uint64_t size,
 		close(fd);
 		return e;
 	}
-	e = blob_finish(s, fd, hex, size);
+	e = blob_finish(s, fd, hex, size, NULL);
 	close(fd);
 	if (e == FW_ERR_HASH_MISMATCH) {
 		*held = 0;
@@ -226,13 +232,14 @@ blob_settle(const struct server *s, const char *hex, uint64_t size,
 
 fw_err
 blob_write(const struct server *s, const char *hex, uint64_t size,
-    uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete)
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256,
+    uint64_t *held, int *complete)
 {
 	char path[4096];
 	struct stat st;
 	uint64_t h, over;
 	fw_err e = FW_OK;
-	int fd, created = 0, last;
+	int fd, created = 0, last, whole;
 
 	if (offset > size || n > size - offset)
 		return fw_seterr(FW_ERR_LIMIT, "blob %s: bytes %" PRIu64 "..%" PRIu64
@@ -272,6 +279,7 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 	 * folder of a partial file made for them: blob_finish syncs the file
 	 * and both folders before anything is acknowledged. */
 	last = h + (n - over) == size;
+	whole = p_sha256 != NULL && offset == 0 && h == 0 && n == size;
 	if (over < n) {
 		if ((e = blob_check_space(s, n - over)) != FW_OK)
 			goto out;
@@ -288,7 +296,8 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 	if (created && !last && (e = file_fsync_dir(path)) != FW_OK)
 		goto out;
 	if (h == size) {
-		e = blob_finish(s, fd, hex, size);
+		/* Sent whole in this chunk onto an empty file: its hash is p's. */
+		e = blob_finish(s, fd, hex, size, whole ? p_sha256 : NULL);
 		if (e == FW_OK)
 			*complete = 1;
 		else if (e == FW_ERR_HASH_MISMATCH)

@@ -596,6 +596,13 @@ fw_err
 ingest_upload(struct server *s, const char *device, const char *blob,
     uint64_t offset, const uint8_t *p, size_t n, json_t **ans)
 {
+	return ingest_upload_hashed(s, device, blob, offset, p, n, NULL, ans);
+}
+
+fw_err
+ingest_upload_hashed(struct server *s, const char *device, const char *blob,
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256, json_t **ans)
+{
 	uint64_t size = 0, held = 0;
 	int complete = 0;
 	fw_err e;
@@ -608,7 +615,7 @@ ingest_upload(struct server *s, const char *device, const char *blob,
 		    PRIu64, n, s->cfg.max_chunk);
 	if ((e = ingest_blob_size(s, device, blob, &size)) != FW_OK)
 		return e;
-	e = blob_write(s, blob, size, offset, p, n, &held, &complete);
+	e = blob_write(s, blob, size, offset, p, n, p_sha256, &held, &complete);
 	if (e == FW_ERR_OFFSET)
 		*ans = json_pack("{sI}", "offset", (json_int_t)held);
 	if (e != FW_OK)

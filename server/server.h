@@ -541,9 +541,11 @@ fw_err blob_held(const struct server *s, const char *hex, uint64_t *held,
 /* Write bytes [offset, offset+n) of a blob of the given size (protocol 8.2):
  * overlap compared (FW_ERR_CONFLICT), offset past held (FW_ERR_OFFSET),
  * rest appended and synced; when whole, hash-checked (FW_ERR_HASH_MISMATCH
- * discards it) and moved into place. */
+ * discards it) and moved into place.  p_sha256 (may be NULL) is the
+ * SHA-256 of p[0..n): the hash of the blob when p is all of it. */
 fw_err blob_write(const struct server *s, const char *hex, uint64_t size,
-    uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete);
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256,
+    uint64_t *held, int *complete);
 /* A partial blob that holds all its bytes (a crash came before the move
  * into place): hash-check and move it now, or discard it (*held = 0). */
 fw_err blob_settle(const struct server *s, const char *hex, uint64_t size,
@@ -575,6 +577,11 @@ fw_err ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
     size_t n, json_t **ans);
 fw_err ingest_upload(struct server *s, const char *device, const char *blob,
     uint64_t offset, const uint8_t *p, size_t n, json_t **ans);
+/* The same, given p_sha256, the SHA-256 (hex) of p[0..n) if the caller
+ * has it (NULL if not): a blob sent whole in one chunk is not hashed
+ * again. */
+fw_err ingest_upload_hashed(struct server *s, const char *device, const char *blob,
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256, json_t **ans);
 fw_err ingest_commit(struct server *s, const char *auth_device, const char *bundle,
     json_t **ans);
 /* When o was captured, as best the server knows at now: the device's
