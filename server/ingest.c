@@ -741,8 +741,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 	if ((e = bundle_manifest_parse(b->manifest.data, b->manifest.len, &b->m)) != FW_OK)
 		goto out;
 	snprintf(b->id, sizeof b->id, "%s", bundle);
-	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK ||
-	    (e = bundle_verify(b, d.key)) != FW_OK)
+	/* The manifest's signature was verified before the offer recorded it. */
+	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK)
 		goto out;
 	if ((gaps = json_array()) == NULL || (refused = json_array()) == NULL ||
 	    (e = db_begin(s->db)) != FW_OK) {
