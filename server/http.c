@@ -140,6 +140,7 @@ struct http {
 	struct evhttp_bound_socket *bound;
 	struct event *sweep_ev, *tick_ev, *resume_ev;
 	struct event *flush_ev;		/* lowest priority: the loop is idle */
+	struct event *flush_timer;	/* or HTTP_GROUP_USEC have passed */
 	struct http_held *held, **held_tail;
 	size_t nheld;
 	struct timespec held_since;
@@ -740,8 +741,9 @@ http_error(struct http *h, struct evhttp_request *req, struct http_conn *c,
  * is held until the one WAL sync (db_sync) that covers it and every
  * commit made meanwhile by the requests the loop goes on serving.  The
  * sync runs when no other callback is ready (flush_ev has the lowest
- * priority), or at once when HTTP_GROUP_MAX answers are held or the
- * oldest has waited HTTP_GROUP_USEC.  If it fails, no held answer goes
+ * priority), or at once when HTTP_GROUP_MAX answers are held, or when
+ * the oldest has waited HTTP_GROUP_USEC (flush_timer, at the default
+ * priority: a busy loop, a long stream say, cannot starve it).  If it fails, no held answer goes
  * out as it was: each becomes the error (a receipt never leaves before
  * its commit is on disk; the device asks again and gets it then).
  */
@@ -754,6 +756,8 @@ http_flush(struct http *h)
 
 	if (h->held == NULL && !db_unsynced(h->s->db))
 		return;
+	if (h->flush_timer != NULL)
+		evtimer_del(h->flush_timer);
 	if ((e = db_sync(h->s->db)) != FW_OK) {
 		snprintf(msg, sizeof msg, "%s", fw_errmsg());
 		log_warnx("%s (%s): %zu answers withheld", msg, fw_strerror(e), h->nheld);
@@ -790,6 +794,7 @@ http_answer(struct http *h, struct evhttp_request *req, struct http_conn *c,
 {
 	const char *ctype = rs->content_type != NULL ? rs->content_type :
 	    "application/json";
+	struct timeval tmo = {0, HTTP_GROUP_USEC};
 	struct http_held *x;
 	struct timespec now;
 
@@ -807,8 +812,10 @@ http_answer(struct http *h, struct evhttp_request *req, struct http_conn *c,
 	buf_init(&rs->body, HTTP_MAX_RESPONSE);
 	if (c != NULL)
 		c->held = x;
-	if (h->held == NULL)
+	if (h->held == NULL) {
 		http_now(&h->held_since);
+		evtimer_add(h->flush_timer, &tmo);
+	}
 	*h->held_tail = x;
 	h->held_tail = &x->next;
 	h->nheld++;
@@ -1299,6 +1306,9 @@ http_free(struct http *h)
 		evhttp_free(h->evh);
 	if (h->flush_ev != NULL)
 		event_free(h->flush_ev);
+	if (h->flush_timer != NULL)
+		event_free(h->flush_timer);
+	h->flush_timer = NULL;
 	if (h->sweep_ev != NULL)
 		event_free(h->sweep_ev);
 	h->sweep_ev = NULL;
@@ -1329,6 +1339,7 @@ http_setup(struct http *h, int fd)
 	    event_base_priority_init(h->base, HTTP_PRIORITIES) == -1 ||
 	    (h->flush_ev = event_new(h->base, -1, 0, http_flush_cb, h)) == NULL ||
 	    event_priority_set(h->flush_ev, HTTP_PRIORITIES - 1) == -1 ||
+	    (h->flush_timer = evtimer_new(h->base, http_flush_cb, h)) == NULL ||
 	    (h->evh = evhttp_new(h->base)) == NULL ||
 	    (h->sweep_ev = event_new(h->base, -1, 0, http_sweep_cb, h)) == NULL ||
 	    (h->tick_ev = event_new(h->base, -1, EV_PERSIST, http_sweep_cb,
