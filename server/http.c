@@ -39,6 +39,10 @@
  * the requests that arrive together share one sync, and no answer (no
  * receipt above all) leaves before the commit it reports is on disk.
  *
+ * One worker thread checks request signatures (hashing the body, Ed25519:
+ * about a sixth of a bundle's time) while the loop serves other requests;
+ * everything else, the store above all, stays on the loop's thread.
+ *
  * Streamed answers (api_resp.stream: evidence of any size) go out as a
  * chunked body, one HTTP_STREAM_CHUNK at a time: the next chunk is read
  * (and age-decrypted) only when evhttp's write callback says the last one
@@ -66,6 +70,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +100,7 @@
 #define HTTP_GROUP_MAX		64	/* answers held for one WAL sync, at most */
 #define HTTP_GROUP_USEC		5000	/* and for at most this long */
 #define HTTP_PRIORITIES		3	/* libevent's default is the middle one */
+#define HTTP_PEER_MAX		(INET6_ADDRSTRLEN + 16)
 
 enum http_phase {
 	HTTP_READING,		/* handshake, or reading a request */
@@ -114,11 +120,22 @@ struct http_held {
 	struct buf body;
 };
 
+/* A request whose signature the worker checks (http_worker). */
+struct http_job {
+	struct http_job *next;
+	struct evhttp_request *req;
+	struct http_conn *c;		/* NULL once the connection is gone */
+	struct api_req rq;
+	char peer[HTTP_PEER_MAX];
+	struct api_job job;
+};
+
 /* One connection, from the bevcb until OpenSSL frees its SSL. */
 struct http_conn {
 	struct http *h;
 	struct http_conn *prev, *next;
 	struct http_held *held;		/* its answer, if held */
+	struct http_job *job;		/* its request, with the worker */
 	struct http_conn *wnext;	/* in the queue for a body slot */
 	struct bufferevent *bev;
 	SSL *ssl;
@@ -152,6 +169,15 @@ struct http {
 	size_t slots_free;		/* body slots (HTTP_BODY_SLOTS) */
 	struct http_conn *wait_head, *wait_tail;
 	int freeing;			/* http_free: resume nothing */
+	/* The signature worker (http_worker). */
+	pthread_t worker;
+	int worker_on, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct http_job *todo, **todo_tail;	/* under mu */
+	struct http_job *done, **done_tail;	/* under mu */
+	int pipe[2];			/* the worker says "done" */
+	struct event *jobs_ev;
 	int cap_logged;
 	int draining;
 	struct timespec drain_start;
@@ -400,6 +426,8 @@ http_conn_unlink(struct http_conn *c)
 		c->next->prev = c->prev;
 	if (c->held != NULL)
 		c->held->c = NULL;
+	if (c->job != NULL)
+		c->job->c = NULL;	/* (the worker touches only rq and job) */
 	http_slot_release(c);
 	h->nlive--;
 	if (c->refused)
@@ -1097,6 +1125,187 @@ http_stream_start(struct http *h, struct evhttp_request *req,
 	evhttp_send_reply_chunk_with_cb(req, st->out, http_stream_next, st);
 }
 
+/* Send api's answer rs to rq (stream, hold or send).  Takes rs. */
+static void
+http_respond(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    const struct api_req *rq, struct api_resp *rs)
+{
+	char target[128];
+
+	if (rs->stream) {
+		char what[HTTP_PEER_MAX + sizeof target + 16];
+
+		buf_free(&rs->body);
+		snprintf(what, sizeof what, "%s %s %s", rq->peer, rq->method,
+		    http_printable(rq->target, target, sizeof target));
+		log_debug("%s %zu -> %d (stream)", what, rq->bodylen, rs->status);
+		http_flush(h);
+		if (c == NULL) {	/* the connection is gone */
+			close(rs->stream_fd);
+			http_send(h, req, NULL, 503, "application/json", "", 0);
+		} else
+			http_stream_start(h, req, c, rs, what);
+		return;
+	}
+	if (rs->status < 200 || rs->status > 599) {
+		log_warnx("%s %s %s: api answered status %d", rq->peer, rq->method,
+		    http_printable(rq->target, target, sizeof target), rs->status);
+		buf_free(&rs->body);
+		http_error(h, req, c, FW_ERR_INTERNAL, "no answer");
+		return;
+	}
+	log_debug("%s %s %s %zu -> %d %zu", rq->peer, rq->method,
+	    http_printable(rq->target, target, sizeof target), rq->bodylen, rs->status,
+	    rs->body.len);
+	http_answer(h, req, c, rs);
+	buf_free(&rs->body);
+}
+
+/* ---- the signature worker ------------------------------------------------ */
+
+/*
+ * A request's signature check (api_verify: SHA-256 of the body, Ed25519)
+ * runs on one worker thread while the loop serves other requests: the
+ * loop does api_begin, posts a job, and finishes it with api_end when
+ * the worker hands it back through a pipe (http_jobs_done).  The job
+ * owns copies of what the request's api_req points to on the loop's
+ * stack; the rest (headers, target, the body pulled up) belongs to the
+ * evhttp request, which evhttp keeps until it is answered, even if its
+ * connection goes.  Only the two queues are shared, under h->mu.
+ */
+static void *
+http_worker(void *arg)
+{
+	struct http *h = arg;
+	struct http_job *j;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);	/* signals are the loop's */
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->todo == NULL && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if ((j = h->todo) == NULL)
+			break;	/* stopped, and nothing left */
+		if ((h->todo = j->next) == NULL)
+			h->todo_tail = &h->todo;
+		pthread_mutex_unlock(&h->mu);
+		api_verify(&j->rq, &j->job);
+		pthread_mutex_lock(&h->mu);
+		j->next = NULL;
+		*h->done_tail = j;
+		h->done_tail = &j->next;
+		if (h->done == j && write(h->pipe[1], "", 1) == -1 && errno != EAGAIN)
+			log_warn("worker: pipe");
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Hand rq's signature check to the worker; 0 if there is none (then
+ * the caller checks it itself). */
+static int
+http_job_post(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    const struct api_req *rq, const struct api_job *job)
+{
+	struct http_job *j;
+
+	if (!h->worker_on || (j = calloc(1, sizeof *j)) == NULL)
+		return 0;
+	j->req = req;
+	j->c = c;
+	j->rq = *rq;
+	snprintf(j->peer, sizeof j->peer, "%s", rq->peer);
+	j->rq.peer = j->peer;
+	j->job = *job;	/* its query points into the request's target */
+	c->job = j;
+	pthread_mutex_lock(&h->mu);
+	*h->todo_tail = j;
+	h->todo_tail = &j->next;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return 1;
+}
+
+/* Finish the jobs the worker has handed back, in order. */
+static void
+http_jobs_done(struct http *h)
+{
+	struct http_job *j, *next;
+	struct api_resp rs;
+	char drain[64];
+
+	while (read(h->pipe[0], drain, sizeof drain) > 0)
+		;
+	pthread_mutex_lock(&h->mu);
+	j = h->done;
+	h->done = NULL;
+	h->done_tail = &h->done;
+	pthread_mutex_unlock(&h->mu);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		if (j->c != NULL)
+			j->c->job = NULL;
+		memset(&rs, 0, sizeof rs);
+		rs.stream_fd = -1;
+		buf_init(&rs.body, HTTP_MAX_RESPONSE);
+		api_end(h->s, &j->rq, &j->job, &rs);
+		http_respond(h, j->req, j->c, &j->rq, &rs);
+		free(j);
+	}
+}
+
+static void
+http_jobs_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_jobs_done(arg);
+}
+
+/* Start the worker (without it, signatures are checked in the loop). */
+static void
+http_worker_start(struct http *h)
+{
+	int rc;
+
+	if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warn("worker: pipe; checking signatures in the loop");
+		h->pipe[0] = h->pipe[1] = -1;
+		return;
+	}
+	if ((h->jobs_ev = event_new(h->base, h->pipe[0], EV_READ | EV_PERSIST,
+	    http_jobs_cb, h)) == NULL || event_add(h->jobs_ev, NULL) == -1 ||
+	    (rc = pthread_create(&h->worker, NULL, http_worker, h)) != 0) {
+		log_warnx("worker: cannot start; checking signatures in the loop");
+		return;
+	}
+	h->worker_on = 1;
+}
+
+/* Let the worker finish what it has, stop it, and answer those jobs. */
+static void
+http_worker_stop(struct http *h)
+{
+	if (h->worker_on) {
+		pthread_mutex_lock(&h->mu);
+		h->stop = 1;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->worker, NULL);
+		h->worker_on = 0;
+		http_jobs_done(h);
+	}
+	if (h->jobs_ev != NULL)
+		event_free(h->jobs_ev);
+	h->jobs_ev = NULL;
+	for (int i = 0; i < 2; i++)
+		if (h->pipe[i] != -1)
+			close(h->pipe[i]);
+	h->pipe[0] = h->pipe[1] = -1;
+}
+
 /* evhttp's generic callback: one whole request, body included. */
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
@@ -1106,8 +1315,9 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct api_req rq;
 	struct api_resp rs;
+	struct api_job job;
 	struct evbuffer *in;
-	char peer[INET6_ADDRSTRLEN + 16], msg[128], target[128];
+	char peer[HTTP_PEER_MAX], msg[128];
 	const char *dup;
 	size_t len;
 
@@ -1148,30 +1358,15 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	memset(&rs, 0, sizeof rs);
 	rs.stream_fd = -1;
 	buf_init(&rs.body, HTTP_MAX_RESPONSE);
-	api_handle(h->s, &rq, &rs);
-	if (rs.stream) {
-		char what[sizeof peer + sizeof target + 16];
-
+	if (api_begin(h->s, &rq, &job, &rs) && http_job_post(h, req, c, &rq, &job)) {
 		buf_free(&rs.body);
-		snprintf(what, sizeof what, "%s %s %s", peer, rq.method,
-		    http_printable(rq.target, target, sizeof target));
-		log_debug("%s %zu -> %d (stream)", what, len, rs.status);
-		http_flush(h);
-		http_stream_start(h, req, c, &rs, what);
-		return;
+		return;	/* the worker checks the signature: http_jobs_done */
 	}
-	if (rs.status < 200 || rs.status > 599) {
-		log_warnx("%s %s %s: api answered status %d", peer, rq.method,
-		    http_printable(rq.target, target, sizeof target), rs.status);
-		buf_free(&rs.body);
-		http_error(h, req, c, FW_ERR_INTERNAL, "no answer");
-		return;
+	if (job.verify) {	/* (no worker: here and now) */
+		api_verify(&rq, &job);
+		api_end(h->s, &rq, &job, &rs);
 	}
-	log_debug("%s %s %s %zu -> %d %zu", peer, rq.method,
-	    http_printable(rq.target, target, sizeof target), len, rs.status,
-	    rs.body.len);
-	http_answer(h, req, c, &rs);
-	buf_free(&rs.body);
+	http_respond(h, req, c, &rq, &rs);
 }
 
 /* ---- signals, accept errors, the pid and port files --------------------- */
@@ -1300,6 +1495,7 @@ http_free(struct http *h)
 {
 	/* evhttp first: freeing its connections frees their SSLs, whose
 	 * callbacks still use h. */
+	http_worker_stop(h);
 	http_flush(h);
 	h->freeing = 1;
 	if (h->evh != NULL)
@@ -1328,6 +1524,8 @@ http_free(struct http *h)
 		SSL_CTX_free(h->ctx);
 	if (h->pidfd != -1)
 		close(h->pidfd);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
 }
 
 static fw_err
@@ -1418,6 +1616,11 @@ http_run(struct server *s, int foreground)
 	h.s = s;
 	h.pidfd = -1;
 	h.held_tail = &h.held;
+	h.todo_tail = &h.todo;
+	h.done_tail = &h.done;
+	h.pipe[0] = h.pipe[1] = -1;
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
 	h.slots_free = HTTP_BODY_SLOTS;
 	h.max_body = http_max_body(&s->cfg);
 	server_path(s, "run/port", h.portfile, sizeof h.portfile);
@@ -1448,6 +1651,7 @@ http_run(struct server *s, int foreground)
 	db_cache(s->db, 1);
 	if ((e = db_group(s->db, 1)) != FW_OK)
 		goto fail;
+	http_worker_start(&h);
 	n = snprintf(text, sizeof text, "%u\n", port);
 	if ((e = http_write_pid(&h)) != FW_OK ||
 	    (e = file_write_durable(h.portfile, text, (size_t)n, 0644)) != FW_OK)

@@ -491,6 +491,31 @@ struct api_resp {
  * (buf_init) and filled here; rs->status is always set.  Never fails:
  * errors become the protocol's JSON error bodies. */
 void api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs);
+/*
+ * api_handle in three steps, so that the check of a request's signature
+ * (hashing its body, an Ed25519 verification: pure computation, a good
+ * part of a request's time) can run on another thread while the loop
+ * serves other requests.  api_begin (the loop) answers into rs and
+ * returns 0, or returns 1 with job filled: then api_verify(rq, job), on
+ * any thread, and api_end (the loop) answers.  rq and what it points to
+ * must stay until api_end.
+ */
+struct api_job {
+	int route;
+	int verify;			/* set by api_begin */
+	char path[512];
+	const char *query;		/* in rq->target */
+	uint8_t pub[ED25519_PUB_LEN];
+	uint8_t sig[ED25519_SIG_LEN];
+	char bodyhash[SHA256_HEX + 1];	/* set by api_verify */
+	fw_err e;			/* api_verify's verdict */
+	char msg[FW_ERRMSG_MAX];	/* and its message */
+};
+int api_begin(struct server *s, const struct api_req *rq, struct api_job *job,
+    struct api_resp *rs);
+void api_verify(const struct api_req *rq, struct api_job *job);
+void api_end(struct server *s, const struct api_req *rq, const struct api_job *job,
+    struct api_resp *rs);
 /* rs gets e's JSON error body (PROTOCOL.md section 10: "error",
  * "message" from fw_errmsg()) with the fields of extra (may be NULL). */
 void api_error(struct api_resp *rs, fw_err e, json_t *extra);
