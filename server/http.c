@@ -1268,8 +1268,6 @@ http_jobs_cb(evutil_socket_t fd, short what, void *arg)
 static void
 http_worker_start(struct http *h)
 {
-	int rc;
-
 	if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
 		log_warn("worker: pipe; checking signatures in the loop");
 		h->pipe[0] = h->pipe[1] = -1;
@@ -1277,7 +1275,7 @@ http_worker_start(struct http *h)
 	}
 	if ((h->jobs_ev = event_new(h->base, h->pipe[0], EV_READ | EV_PERSIST,
 	    http_jobs_cb, h)) == NULL || event_add(h->jobs_ev, NULL) == -1 ||
-	    (rc = pthread_create(&h->worker, NULL, http_worker, h)) != 0) {
+	    pthread_create(&h->worker, NULL, http_worker, h) != 0) {
 		log_warnx("worker: cannot start; checking signatures in the loop");
 		return;
 	}
