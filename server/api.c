@@ -5,7 +5,9 @@
  * and gets back a status and a JSON body; nothing here knows about sockets
  * or TLS, and nothing in http.c knows about the store.  Routing, request
  * authentication (section 4) and the JSON error bodies (section 10) live
- * here; the work itself is ingest.c's.  The officer API under /v1/office/
+ * here; the work itself is ingest.c's.  api_handle is also there in three
+ * steps (api_begin, api_verify, api_end), so that the front can check a
+ * request's signature on another thread.  The officer API under /v1/office/
  * has its own routes and authentication (bearer tokens): office.c.
  */
 #include <errno.h>
@@ -99,24 +101,27 @@ api_prune_nonces(struct server *s, int64_t now)
 	if (now - last < 60)
 		return;
 	last = now;
+	db_lazy(s->db, 1);	/* memory only: nothing to sync */
 	if (db_run(s->db, "DELETE FROM mem.nonces WHERE seen < ?", "i",
 	    now - API_NONCE_KEEP) != FW_OK)
 		log_warnx("nonces: %s", fw_errmsg());
+	db_lazy(s->db, 0);
 }
 
 /*
- * Request authentication (protocol 4).  On FW_ERR_CLOCK_SKEW *extra holds
- * the server's time.  A revoked device may still read its feed (feed_ok):
- * that is where the signed revocation waits, which alone lets it destroy
- * its key.
+ * Request authentication (protocol 4), in three steps so that the
+ * signature check, pure computation, may run on another thread (http.c):
+ * api_auth_begin checks the headers, looks up the device's key and the
+ * clock (on FW_ERR_CLOCK_SKEW *extra holds the server's time);
+ * api_verify hashes the body into job->bodyhash and checks the
+ * signature; api_auth_end takes its verdict and spends the nonce.  A
+ * revoked device may still read its feed (feed_ok): that is where the
+ * signed revocation waits, which alone lets it destroy its key.
  */
 static fw_err
-api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra)
+api_auth_begin(struct server *s, const struct api_req *rq, int feed_ok,
+    json_t **extra, struct api_job *job)
 {
-	struct ed25519_key *k = NULL;
-	uint8_t sig[ED25519_SIG_LEN], pub[ED25519_PUB_LEN];
-	char bodyhash[SHA256_HEX + 1];
-	struct buf msg;
 	uint64_t ts;
 	int64_t now = (int64_t)time(NULL);
 	size_t siglen;
@@ -134,15 +139,15 @@ api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra
 		return fw_seterr(FW_ERR_AUTH, "FW-Nonce must be 32 lowercase hex");
 	if (!api_uint(rq->fw_time, strlen(rq->fw_time), (uint64_t)INT64_MAX / 2, &ts))
 		return fw_seterr(FW_ERR_AUTH, "FW-Time must be decimal Unix seconds");
-	if (base64_decode(rq->fw_signature, strlen(rq->fw_signature), 1, sig, sizeof sig,
-	    &siglen) != FW_OK || siglen != sizeof sig)
+	if (base64_decode(rq->fw_signature, strlen(rq->fw_signature), 1, job->sig,
+	    sizeof job->sig, &siglen) != FW_OK || siglen != sizeof job->sig)
 		return fw_seterr(FW_ERR_AUTH, "FW-Signature must be 64 bytes of base64");
 	if ((e = db_prepare(s->db, &st, "SELECT pubkey, revoked IS NOT NULL FROM devices"
 	    " WHERE id = ?", "s", rq->fw_device)) != FW_OK)
 		return e;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ED25519_PUB_LEN)
-		memcpy(pub, sqlite3_column_blob(st, 0), sizeof pub);
+		memcpy(job->pub, sqlite3_column_blob(st, 0), sizeof job->pub);
 	e = rc == SQLITE_DONE ? fw_seterr(FW_ERR_UNKNOWN_DEVICE, "device %s is not "
 	    "enrolled", rq->fw_device) : rc != SQLITE_ROW ? db_error(s->db, "auth")
 	    : sqlite3_column_int(st, 1) && !feed_ok ? fw_seterr(FW_ERR_REVOKED, "device %s is revoked",
@@ -156,23 +161,47 @@ api_auth(struct server *s, const struct api_req *rq, int feed_ok, json_t **extra
 		    "from the server's time %" PRId64 "; the window is %d s", ts,
 		    (int64_t)ts - now, now, FW_AUTH_WINDOW);
 	}
-	if ((e = sha256_hex(rq->body, rq->bodylen, bodyhash)) != FW_OK)
-		return e;
-	buf_init(&msg, 8192);
-	if ((e = buf_printf(&msg, "fundwatch-request-v1\n%s\n%s\n%s\n%s\n%s\n",
-	    rq->method, rq->target, rq->fw_time, rq->fw_nonce, bodyhash)) == FW_OK &&
-	    (e = ed25519_from_public(pub, &k)) == FW_OK)
-		e = ed25519_verify(k, msg.data, msg.len, sig);
-	buf_free(&msg);
-	ed25519_free(k);
+	job->verify = 1;
+	return FW_OK;
+}
+
+void
+api_verify(const struct api_req *rq, struct api_job *job)
+{
+	struct ed25519_key *k = NULL;
+	struct buf msg;
+	fw_err e;
+
+	if ((e = sha256_hex(rq->body, rq->bodylen, job->bodyhash)) == FW_OK) {
+		buf_init(&msg, 8192);
+		if ((e = buf_printf(&msg, "fundwatch-request-v1\n%s\n%s\n%s\n%s\n%s\n",
+		    rq->method, rq->target, rq->fw_time, rq->fw_nonce,
+		    job->bodyhash)) == FW_OK &&
+		    (e = ed25519_from_public(job->pub, &k)) == FW_OK)
+			e = ed25519_verify(k, msg.data, msg.len, job->sig);
+		buf_free(&msg);
+		ed25519_free(k);
+	}
 	if (e == FW_ERR_SIGNATURE)
-		return fw_seterr(e, "request signature does not verify with device %s's key",
+		fw_seterr(e, "request signature does not verify with device %s's key",
 		    rq->fw_device);
-	if (e != FW_OK)
-		return e;
+	job->e = e;
+	snprintf(job->msg, sizeof job->msg, "%s", e != FW_OK ? fw_errmsg() : "");
+}
+
+static fw_err
+api_auth_end(struct server *s, const struct api_req *rq, const struct api_job *job)
+{
+	int64_t now = (int64_t)time(NULL);
+	fw_err e;
+
+	if (job->e != FW_OK)
+		return fw_seterr(job->e, "%s", job->msg);
 	api_prune_nonces(s, now);
+	db_lazy(s->db, 1);	/* memory only: nothing to sync */
 	e = db_run(s->db, "INSERT INTO mem.nonces (device_id, nonce, seen) VALUES (?, ?, ?)",
 	    "ssi", rq->fw_device, rq->fw_nonce, now);
+	db_lazy(s->db, 0);
 	if (e == FW_ERR_CONFLICT)
 		return fw_seterr(FW_ERR_REPLAY, "nonce %s was already used by this device",
 		    rq->fw_nonce);
@@ -204,9 +233,10 @@ api_commit(struct server *s, const struct api_req *rq, json_t **ans)
 	return e;
 }
 
+/* bodyhash: the body's SHA-256, which api_auth computed. */
 static fw_err
 api_upload(struct server *s, const struct api_req *rq, const char *path,
-    const char *query, json_t **ans)
+    const char *query, const char *bodyhash, json_t **ans)
 {
 	const char *blob = path + strlen("/v1/blobs/"), *v;
 	uint64_t offset;
@@ -215,7 +245,8 @@ api_upload(struct server *s, const struct api_req *rq, const char *path,
 	if (!api_query(query, "offset", &v, &vl) || !api_uint(v, vl, FW_MAX_BLOB, &offset))
 		return fw_seterr(FW_ERR_INVALID, "upload: query 'offset' must be a decimal "
 		    "byte offset");
-	return ingest_upload(s, rq->fw_device, blob, offset, rq->body, rq->bodylen, ans);
+	return ingest_upload_hashed(s, rq->fw_device, blob, offset, rq->body, rq->bodylen,
+	    bodyhash, ans);
 }
 
 static fw_err
@@ -253,55 +284,85 @@ api_route(const char *path, const char **method)
 	return R_NONE;
 }
 
-void
-api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
+/* Answer rq's route once it is authenticated (or enrolled). */
+static void
+api_route_answer(struct server *s, const struct api_req *rq, const struct api_job *job,
+    fw_err e, json_t *ans, struct api_resp *rs)
 {
-	char path[512];
+	if (e == FW_OK && job->route == R_OFFER)
+		e = ingest_offer(s, rq->fw_device, rq->body, rq->bodylen, &ans);
+	else if (e == FW_OK && job->route == R_COMMIT)
+		e = api_commit(s, rq, &ans);
+	else if (e == FW_OK && job->route == R_BLOB)
+		e = api_upload(s, rq, job->path, job->query, job->bodyhash, &ans);
+	else if (e == FW_OK && job->route == R_FEED)
+		e = api_feed(s, rq, job->query, &ans);
+	if (e != FW_OK)
+		log_debug("%s %s %s: %s: %s", rq->peer ? rq->peer : "-", rq->method,
+		    job->path, fw_strerror(e), fw_errmsg());
+	api_answer(rs, e, ans);
+	json_decref(ans);
+}
+
+int
+api_begin(struct server *s, const struct api_req *rq, struct api_job *job,
+    struct api_resp *rs)
+{
 	const char *q, *want = NULL;
 	json_t *ans = NULL;
-	enum api_route r;
 	size_t plen;
 	fw_err e;
 
 	fw_errclear();
+	memset(job, 0, sizeof *job);
 	q = strchr(rq->target, '?');
 	plen = q ? (size_t)(q - rq->target) : strlen(rq->target);
-	if (plen >= sizeof path) {
+	if (plen >= sizeof job->path) {
 		api_error(rs, fw_seterr(FW_ERR_NOT_FOUND, "path too long"), NULL);
-		return;
+		return 0;
 	}
-	memcpy(path, rq->target, plen);
-	path[plen] = '\0';
-	q = q ? q + 1 : "";
-	if ((r = api_route(path, &want)) == R_NONE) {
-		api_error(rs, fw_seterr(FW_ERR_NOT_FOUND, "no such path: %s", path), NULL);
-		return;
+	memcpy(job->path, rq->target, plen);
+	job->path[plen] = '\0';
+	job->query = q ? q + 1 : "";
+	if ((job->route = api_route(job->path, &want)) == R_NONE) {
+		api_error(rs, fw_seterr(FW_ERR_NOT_FOUND, "no such path: %s", job->path),
+		    NULL);
+		return 0;
 	}
-	if (r == R_OFFICE) {
-		office_handle(s, rq, path, q, rs);
-		return;
+	if (job->route == R_OFFICE) {
+		office_handle(s, rq, job->path, job->query, rs);
+		return 0;
 	}
 	if (strcmp(rq->method, want) != 0) {
-		api_error(rs, fw_seterr(FW_ERR_METHOD, "%s wants %s, not %s", path, want,
-		    rq->method), NULL);
-		return;
+		api_error(rs, fw_seterr(FW_ERR_METHOD, "%s wants %s, not %s", job->path,
+		    want, rq->method), NULL);
+		return 0;
 	}
-	if (r == R_ENROLL) {
+	if (job->route == R_ENROLL) {
 		e = rq->bodylen > API_MAX_JSON ? fw_seterr(FW_ERR_LIMIT, "enroll body over "
 		    "%u bytes", API_MAX_JSON) : ingest_enroll(s, rq->body, rq->bodylen, &ans);
-	} else if ((e = api_auth(s, rq, r == R_FEED, &ans)) == FW_OK) {
-		if (r == R_OFFER)
-			e = ingest_offer(s, rq->fw_device, rq->body, rq->bodylen, &ans);
-		else if (r == R_COMMIT)
-			e = api_commit(s, rq, &ans);
-		else if (r == R_BLOB)
-			e = api_upload(s, rq, path, q, &ans);
-		else
-			e = api_feed(s, rq, q, &ans);
+	} else if ((e = api_auth_begin(s, rq, job->route == R_FEED, &ans, job)) == FW_OK)
+		return 1;
+	job->route = R_NONE;	/* answered: e, or the enrollment */
+	api_route_answer(s, rq, job, e, ans, rs);
+	return 0;
+}
+
+void
+api_end(struct server *s, const struct api_req *rq, const struct api_job *job,
+    struct api_resp *rs)
+{
+	fw_errclear();
+	api_route_answer(s, rq, job, api_auth_end(s, rq, job), NULL, rs);
+}
+
+void
+api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs)
+{
+	struct api_job job;
+
+	if (api_begin(s, rq, &job, rs)) {
+		api_verify(rq, &job);
+		api_end(s, rq, &job, rs);
 	}
-	if (e != FW_OK)
-		log_debug("%s %s %s: %s: %s", rq->peer ? rq->peer : "-", rq->method, path,
-		    fw_strerror(e), fw_errmsg());
-	api_answer(rs, e, ans);
-	json_decref(ans);
 }

@@ -10,7 +10,8 @@
  * discards it.  A power cut may leave unsynced garbage at the end of a
  * partial file: the final hash check catches it and the device starts that
  * blob again.  The rename is what makes a blob exist; the `blobs` table is
- * an index kept beside it.  Partial files are locked (flock) so that an
+ * an index kept beside it (its row is committed without a sync of its own:
+ * the commit of the bundle that names the blob writes it again, durably).  Partial files are locked (flock) so that an
  * import-bundle running beside the server cannot interleave appends.
  */
 #include <errno.h>
@@ -124,9 +125,11 @@ blob_compare(int fd, uint64_t off, const uint8_t *p, size_t n, const char *hex)
 	return FW_OK;
 }
 
-/* The partial file is whole: check its hash and move it into place. */
+/* The partial file is whole: check its hash (whole_sha256, if it is
+ * known already) and move it into place. */
 static fw_err
-blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
+blob_finish(const struct server *s, int fd, const char *hex, uint64_t size,
+    const char *whole_sha256)
 {
 	char partial[4096], final[4096], dir[4096];
 	uint8_t md[SHA256_LEN];
@@ -136,9 +139,13 @@ blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
 
 	blob_path(s, hex, 1, partial, sizeof partial);
 	blob_path(s, hex, 0, final, sizeof final);
-	if ((e = sha256_file(partial, md, &n)) != FW_OK)
+	if (whole_sha256 != NULL) {
+		snprintf(got, sizeof got, "%s", whole_sha256);
+		n = size;
+	} else if ((e = sha256_file(partial, md, &n)) != FW_OK)
 		return e;
-	hex_encode(md, sizeof md, got);
+	else
+		hex_encode(md, sizeof md, got);
 	if (n != size || strcmp(got, hex) != 0) {
 		unlink(partial);
 		file_fsync_dir(partial);
@@ -154,8 +161,40 @@ blob_finish(const struct server *s, int fd, const char *hex, uint64_t size)
 		return file_errno(errno, final);
 	if ((e = file_fsync_dir(final)) != FW_OK || (e = file_fsync_dir(partial)) != FW_OK)
 		return e;
-	return db_run(s->db, "INSERT OR IGNORE INTO blobs (id, size, stored) VALUES (?, ?, ?)",
+	return blob_index(s, hex, size);
+}
+
+/*
+ * Note a whole blob in the `blobs` table (inside the caller's transaction
+ * if one is open).  Alone, the row is committed lazily: the file, not the
+ * row, is what makes the blob exist, and the commit of the bundle that
+ * names it notes it again and makes it durable.
+ */
+fw_err
+blob_index(const struct server *s, const char *hex, uint64_t size)
+{
+	int lazy = sqlite3_get_autocommit(s->db);
+	fw_err e;
+
+	if (lazy)
+		db_lazy(s->db, 1);
+	e = db_run(s->db, "INSERT OR IGNORE INTO blobs (id, size, stored) VALUES (?, ?, ?)",
 	    "sii", hex, (int64_t)size, (int64_t)time(NULL));
+	if (lazy)
+		db_lazy(s->db, 0);
+	return e;
+}
+
+fw_err
+blob_index_bundle(const struct server *s, const struct fw_bundle *b)
+{
+	fw_err e = FW_OK;
+
+	for (size_t i = 0; e == FW_OK && i < b->m->nobs; i++)
+		for (size_t j = 0; e == FW_OK && j < b->m->obs[i].nevidence; j++)
+			e = blob_index(s, b->m->obs[i].evidence[j].blob,
+			    b->m->obs[i].evidence[j].blob_size);
+	return e;
 }
 
 fw_err
@@ -175,7 +214,7 @@ blob_settle(const struct server *s, const char *hex, uint64_t size,
 		close(fd);
 		return e;
 	}
-	e = blob_finish(s, fd, hex, size);
+	e = blob_finish(s, fd, hex, size, NULL);
 	close(fd);
 	if (e == FW_ERR_HASH_MISMATCH) {
 		*held = 0;
@@ -193,13 +232,14 @@ blob_settle(const struct server *s, const char *hex, uint64_t size,
 
 fw_err
 blob_write(const struct server *s, const char *hex, uint64_t size,
-    uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete)
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256,
+    uint64_t *held, int *complete)
 {
 	char path[4096];
 	struct stat st;
 	uint64_t h, over;
 	fw_err e = FW_OK;
-	int fd, created = 0;
+	int fd, created = 0, last, whole;
 
 	if (offset > size || n > size - offset)
 		return fw_seterr(FW_ERR_LIMIT, "blob %s: bytes %" PRIu64 "..%" PRIu64
@@ -235,11 +275,16 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 	over = h - offset < n ? h - offset : n;
 	if ((e = blob_compare(fd, offset, p, (size_t)over, hex)) != FW_OK)
 		goto out;
+	/* The last bytes of a blob need no sync of their own, nor does the
+	 * folder of a partial file made for them: blob_finish syncs the file
+	 * and both folders before anything is acknowledged. */
+	last = h + (n - over) == size;
+	whole = p_sha256 != NULL && offset == 0 && h == 0 && n == size;
 	if (over < n) {
 		if ((e = blob_check_space(s, n - over)) != FW_OK)
 			goto out;
 		if ((e = blob_pwrite(fd, p + over, n - over, h, path)) != FW_OK ||
-		    (e = blob_datasync(fd, path)) != FW_OK) {
+		    (!last && (e = blob_datasync(fd, path)) != FW_OK)) {
 			/* Drop what may have half-landed so the offset stays true. */
 			if (ftruncate(fd, (off_t)h) == 0)
 				(void)blob_datasync(fd, path);
@@ -248,10 +293,11 @@ blob_write(const struct server *s, const char *hex, uint64_t size,
 		h += n - over;
 		*held = h;
 	}
-	if (created && (e = file_fsync_dir(path)) != FW_OK)
+	if (created && !last && (e = file_fsync_dir(path)) != FW_OK)
 		goto out;
 	if (h == size) {
-		e = blob_finish(s, fd, hex, size);
+		/* Sent whole in this chunk onto an empty file: its hash is p's. */
+		e = blob_finish(s, fd, hex, size, whole ? p_sha256 : NULL);
 		if (e == FW_OK)
 			*complete = 1;
 		else if (e == FW_ERR_HASH_MISMATCH)

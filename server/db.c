@@ -4,6 +4,9 @@
  *
  * The database runs in WAL mode with synchronous=FULL: a COMMIT that
  * returned is on disk, which is what lets a receipt promise durability.
+ * The server's loop groups commits instead (db_group): they return
+ * unsynced, and one sync of the WAL covers all of them before any answer
+ * that depends on them leaves (http.c).
  * Every table the server keeps is created here, in one place, so that the
  * schema can be read at a glance.  The schema version lives in
  * PRAGMA user_version; a database newer than this binary is refused.
@@ -225,7 +228,7 @@ fail:
 fw_err
 db_begin(sqlite3 *db)
 {
-	return db_exec(db, "BEGIN IMMEDIATE");
+	return db_run(db, "BEGIN IMMEDIATE", "");
 }
 
 /*
@@ -235,9 +238,82 @@ db_begin(sqlite3 *db)
  * transaction only: call db_lazy(db, 1) before db_begin and db_lazy(db, 0)
  * after the commit or rollback.
  */
+/*
+ * Group commit (the server's loop, db_group): every commit is written
+ * without a sync, and one sync of the WAL (db_sync) then makes all the
+ * commits before it durable at once, in order, as synchronous=FULL would
+ * have made each.  The loop holds back every answer while db_unsynced()
+ * says a commit that wanted durability is not on disk yet.  Which ones did
+ * is seen by the commit hook: any commit made while db_lazy(db, 1) is not
+ * in force.
+ */
+static sqlite3 *db_group_db;
+static int db_group_lazy;	/* db_lazy(db, 1) in force */
+static int db_group_dirty;	/* a durable commit waits for db_sync */
+
+static int
+db_group_hook(void *arg)
+{
+	(void)arg;
+	if (!db_group_lazy)
+		db_group_dirty = 1;
+	return 0;	/* the commit goes on */
+}
+
+/* Group commits of db (on), or back to a sync per commit (off: syncs what
+ * waits first). */
+fw_err
+db_group(sqlite3 *db, int on)
+{
+	fw_err e = FW_OK;
+
+	if (!on && db_group_db == db)
+		e = db_sync(db);
+	if ((on || db_group_db == db) && db_exec(db, on ? "PRAGMA synchronous=NORMAL"
+	    : "PRAGMA synchronous=FULL") != FW_OK) {
+		log_warnx("database: cannot set synchronous: %s", fw_errmsg());
+		on = 0;
+	}
+	sqlite3_commit_hook(db, on ? db_group_hook : NULL, NULL);
+	db_group_db = on ? db : NULL;
+	db_group_lazy = db_group_dirty = 0;
+	return e;
+}
+
+int
+db_unsynced(sqlite3 *db)
+{
+	return db == db_group_db && db_group_dirty;
+}
+
+/* Make every commit so far durable: one sync of the WAL, through SQLite's
+ * own file object (the same sync synchronous=FULL does after a commit). */
+fw_err
+db_sync(sqlite3 *db)
+{
+	sqlite3_file *f = NULL;
+	int rc;
+
+	if (!db_unsynced(db))
+		return FW_OK;
+	if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f) !=
+	    SQLITE_OK)
+		return fw_seterr(FW_ERR_IO, "database: no WAL to sync");
+	if (f != NULL && f->pMethods != NULL &&
+	    (rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL)) != SQLITE_OK)
+		return fw_seterr(rc == SQLITE_FULL ? FW_ERR_NOSPACE : FW_ERR_IO,
+		    "database: WAL sync failed (%s)", sqlite3_errstr(rc));
+	db_group_dirty = 0;
+	return FW_OK;
+}
+
 void
 db_lazy(sqlite3 *db, int lazy)
 {
+	if (db == db_group_db) {
+		db_group_lazy = lazy;
+		return;
+	}
 	if (db_exec(db, lazy ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL")
 	    != FW_OK)
 		log_warnx("database: cannot set synchronous=%s: %s", lazy ? "NORMAL" :
@@ -247,7 +323,7 @@ db_lazy(sqlite3 *db, int lazy)
 fw_err
 db_commit(sqlite3 *db)
 {
-	fw_err e = db_exec(db, "COMMIT");
+	fw_err e = db_run(db, "COMMIT", "");
 
 	if (e != FW_OK)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -308,6 +384,69 @@ db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...
 	return FW_OK;
 }
 
+/*
+ * db_run's statements, kept prepared between calls on one connection while
+ * db_cache(db, 1) holds (the server's loop): parsing the same SQL for every
+ * request was a tenth of the server's time.  Looked up by the SQL's
+ * address (callers pass literals), confirmed by its text.  A kept
+ * statement is reset and its bindings cleared after each use, so it holds
+ * no lock and no caller's memory.  One thread only, as the loop is.
+ */
+#define DB_CACHE_SIZE 64
+
+static struct db_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+} db_cached[DB_CACHE_SIZE];
+static sqlite3 *db_cache_db;
+static size_t db_cache_next;	/* the slot to reuse when all are taken */
+
+/* Start keeping db_run's statements of db, or finalize every one kept
+ * (before db is closed). */
+void
+db_cache(sqlite3 *db, int on)
+{
+	for (size_t i = 0; i < DB_CACHE_SIZE; i++) {
+		sqlite3_finalize(db_cached[i].st);
+		db_cached[i].st = NULL;
+		db_cached[i].sql = NULL;
+	}
+	db_cache_next = 0;
+	db_cache_db = on ? db : NULL;
+}
+
+/* A prepared statement for sql: a kept one (*kept = 1, reset after use)
+ * or a new one the caller finalizes. */
+static int
+db_cache_get(sqlite3 *db, const char *sql, sqlite3_stmt **st, int *kept)
+{
+	struct db_cached *slot = NULL;
+	int rc;
+
+	*kept = 0;
+	if (db != db_cache_db)
+		return sqlite3_prepare_v2(db, sql, -1, st, NULL);
+	for (size_t i = 0; i < DB_CACHE_SIZE && slot == NULL; i++)
+		if (db_cached[i].sql == sql && db_cached[i].st != NULL &&
+		    strcmp(sqlite3_sql(db_cached[i].st), sql) == 0)
+			slot = &db_cached[i];
+	if (slot != NULL) {
+		*st = slot->st;
+		*kept = 1;
+		return SQLITE_OK;
+	}
+	if ((rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
+	    NULL)) != SQLITE_OK)
+		return rc;
+	slot = &db_cached[db_cache_next];
+	db_cache_next = (db_cache_next + 1) % DB_CACHE_SIZE;
+	sqlite3_finalize(slot->st);
+	slot->sql = sql;
+	slot->st = *st;
+	*kept = 1;
+	return SQLITE_OK;
+}
+
 /* Run a statement whose rows, if any, are not wanted. */
 fw_err
 db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
@@ -327,14 +466,18 @@ db_runv(sqlite3 *db, const char *sql, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st;
 	fw_err e;
-	int rc;
+	int rc, kept;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (db_cache_get(db, sql, &st, &kept) != SQLITE_OK)
 		return db_error(db, "prepare");
 	rc = db_bindv(st, fmt, ap);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	e = rc == SQLITE_DONE || rc == SQLITE_ROW ? FW_OK : db_error(db, "step");
-	sqlite3_finalize(st);
+	if (kept) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else
+		sqlite3_finalize(st);
 	return e;
 }

@@ -13,6 +13,15 @@
  *   - bodies: evhttp reads at most http_max_body() bytes (more is 413,
  *     with evhttp's own HTML body: see server.h); headers at most
  *     HTTP_MAX_HEADERS (more is 400);
+ *   - memory: evhttp holds a request's body whole until it is answered,
+ *     so what all connections may hold is bounded too: each may hold
+ *     HTTP_BODY_FREE bytes of input; one that needs more takes one of
+ *     HTTP_BODY_SLOTS until its request is answered, or, when none is
+ *     free, stops being read (its bytes wait in the kernel, its client's
+ *     TCP window closes) until one is, first come first served.  A slot
+ *     holder's request always fits its slot, so the wait always ends.
+ *     At most max_connections x HTTP_BODY_FREE + HTTP_BODY_SLOTS x
+ *     http_max_body() bytes of requests are held, whatever the load;
  *   - connections: at most cfg.max_connections are served; one over the
  *     cap is closed on the next turn of the loop, before its handshake;
  *   - time: evhttp drops a connection idle for cfg.timeout, and a sweep
@@ -22,6 +31,17 @@
  * Each connection's state lives in the SSL object's ex_data; OpenSSL
  * calls our free function when libevent frees the SSL, whichever way the
  * connection ended, so the count of connections cannot drift.
+ *
+ * Group commit: the database's commits are not synced one by one while
+ * the loop runs (db_group); an answer given while a commit that wanted
+ * durability is not on disk is held, and one WAL sync releases every
+ * held answer when the loop has nothing else ready (http_flush).  So
+ * the requests that arrive together share one sync, and no answer (no
+ * receipt above all) leaves before the commit it reports is on disk.
+ *
+ * One worker thread checks request signatures (hashing the body, Ed25519:
+ * about a sixth of a bundle's time) while the loop serves other requests;
+ * everything else, the store above all, stays on the loop's thread.
  *
  * Streamed answers (api_resp.stream: evidence of any size) go out as a
  * chunked body, one HTTP_STREAM_CHUNK at a time: the next chunk is read
@@ -50,6 +70,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +97,10 @@
 #define HTTP_ACCEPT_PAUSE	1	/* seconds without accept after EMFILE */
 #define HTTP_STREAM_CHUNK	(64u << 10)	/* bytes of a streamed body at a time */
 #define HTTP_STREAM_READS	16	/* reads one chunk may take (age header) */
+#define HTTP_GROUP_MAX		64	/* answers held for one WAL sync, at most */
+#define HTTP_GROUP_USEC		5000	/* and for at most this long */
+#define HTTP_PRIORITIES		3	/* libevent's default is the middle one */
+#define HTTP_PEER_MAX		(INET6_ADDRSTRLEN + 16)
 
 enum http_phase {
 	HTTP_READING,		/* handshake, or reading a request */
@@ -83,12 +108,39 @@ enum http_phase {
 };
 
 struct http;
+struct http_conn;
+
+/* An answer held until the WAL sync that covers it (group commit). */
+struct http_held {
+	struct http_held *next;
+	struct evhttp_request *req;
+	struct http_conn *c;		/* NULL once the connection is gone */
+	int status;
+	char ctype[64];
+	struct buf body;
+};
+
+/* A request whose signature the worker checks (http_worker). */
+struct http_job {
+	struct http_job *next;
+	struct evhttp_request *req;
+	struct http_conn *c;		/* NULL once the connection is gone */
+	struct api_req rq;
+	char peer[HTTP_PEER_MAX];
+	struct api_job job;
+};
 
 /* One connection, from the bevcb until OpenSSL frees its SSL. */
 struct http_conn {
 	struct http *h;
 	struct http_conn *prev, *next;
+	struct http_held *held;		/* its answer, if held */
+	struct http_job *job;		/* its request, with the worker */
+	struct http_conn *wnext;	/* in the queue for a body slot */
+	struct bufferevent *bev;
 	SSL *ssl;
+	int slot;		/* holds a body slot until it is answered */
+	int paused;		/* waits for a slot, reading disabled */
 	enum http_phase phase;
 	struct timespec start;	/* when the current request began */
 	uint64_t mark;		/* bytes read from the socket by then */
@@ -104,11 +156,28 @@ struct http {
 	struct evhttp *evh;
 	struct evhttp_bound_socket *bound;
 	struct event *sweep_ev, *tick_ev, *resume_ev;
+	struct event *flush_ev;		/* lowest priority: the loop is idle */
+	struct event *flush_timer;	/* or HTTP_GROUP_USEC have passed */
+	struct http_held *held, **held_tail;
+	size_t nheld;
+	struct timespec held_since;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct http_conn *conns;	/* every live connection */
 	size_t nconns;			/* of which served (not refused) */
 	size_t nrefused;
 	size_t nlive;			/* list length, for bounded walks */
+	size_t slots_free;		/* body slots (HTTP_BODY_SLOTS) */
+	struct http_conn *wait_head, *wait_tail;
+	int freeing;			/* http_free: resume nothing */
+	/* The signature worker (http_worker). */
+	pthread_t worker;
+	int worker_on, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct http_job *todo, **todo_tail;	/* under mu */
+	struct http_job *done, **done_tail;	/* under mu */
+	int pipe[2];			/* the worker says "done" */
+	struct event *jobs_ev;
 	int cap_logged;
 	int draining;
 	struct timespec drain_start;
@@ -119,6 +188,8 @@ struct http {
 };
 
 static int http_ssl_index = -1;
+
+static void http_flush(struct http *h);
 
 /* libevent's own messages (accept errors, bugs) into our log. */
 static void
@@ -269,6 +340,79 @@ fail:
 
 /* ---- connections ------------------------------------------------------- */
 
+/* Take c out of the queue for a body slot. */
+static void
+http_slot_unqueue(struct http_conn *c)
+{
+	struct http *h = c->h;
+	struct http_conn **pp = &h->wait_head, *prev = NULL;
+
+	for (size_t bound = h->nlive; *pp != NULL && bound > 0; bound--) {
+		if (*pp == c) {
+			*pp = c->wnext;
+			if (h->wait_tail == c)
+				h->wait_tail = prev;
+			break;
+		}
+		prev = *pp;
+		pp = &prev->wnext;
+	}
+	c->wnext = NULL;
+	c->paused = 0;
+}
+
+/* c is done with its body slot (answered, or gone): the first connection
+ * waiting takes it and is read again, its request's clock restarted. */
+static void
+http_slot_release(struct http_conn *c)
+{
+	struct http *h = c->h;
+	struct http_conn *w;
+
+	if (c->paused)
+		http_slot_unqueue(c);
+	if (!c->slot)
+		return;
+	c->slot = 0;
+	h->slots_free++;
+	if (h->freeing || (w = h->wait_head) == NULL)
+		return;
+	http_slot_unqueue(w);
+	w->slot = 1;
+	h->slots_free--;
+	http_now(&w->start);
+	w->mark = http_bytes_read(w);
+	bufferevent_enable(w->bev, EV_READ);
+}
+
+/* The input of c's bufferevent changed.  Past HTTP_BODY_FREE bytes, c
+ * needs a body slot: it takes a free one, or waits in the queue with
+ * reading disabled (again, if evhttp enabled it to send 100 Continue). */
+static void
+http_input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http *h = c->h;
+
+	(void)info;
+	if (c->slot || c->killed || evbuffer_get_length(buf) <= HTTP_BODY_FREE)
+		return;
+	if (!c->paused && h->slots_free > 0) {
+		h->slots_free--;
+		c->slot = 1;
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->paused)
+		return;
+	c->paused = 1;
+	if (h->wait_tail != NULL)
+		h->wait_tail->wnext = c;
+	else
+		h->wait_head = c;
+	h->wait_tail = c;
+}
+
 static void
 http_conn_unlink(struct http_conn *c)
 {
@@ -280,6 +424,11 @@ http_conn_unlink(struct http_conn *c)
 		h->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
+	if (c->held != NULL)
+		c->held->c = NULL;
+	if (c->job != NULL)
+		c->job->c = NULL;	/* (the worker touches only rq and job) */
+	http_slot_release(c);
 	h->nlive--;
 	if (c->refused)
 		h->nrefused--;
@@ -345,6 +494,10 @@ http_conn_kill(struct http_conn *c, const char *why)
 	c->killed = 1;
 	log_debug("connection closed: %s", why);
 	shutdown(fd, SHUT_RDWR);
+	if (c->paused) {	/* read again, to see the end */
+		http_slot_unqueue(c);
+		bufferevent_enable(c->bev, EV_READ);
+	}
 }
 
 /*
@@ -362,6 +515,8 @@ http_conn_verdict(const struct http *h, const struct http_conn *c)
 
 	if (c->refused)
 		return "over max_connections";
+	if (c->paused)
+		return NULL;	/* waits for a body slot, not for its client */
 	total = http_bytes_read(c);
 	got = total - c->mark;
 	if (h->draining && (total == 0 || (c->handshaken && got == 0)))
@@ -392,6 +547,7 @@ http_escalate(struct http *h)
 		log_warnx("overdue cases: %s", fw_errmsg());
 	else if (n > 0)
 		log_info("%" PRId64 " overdue cases escalated to their unit leads", n);
+	http_flush(h);
 }
 
 /*
@@ -496,6 +652,11 @@ http_bevcb(struct event_base *base, void *arg)
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		return NULL;	/* c is freed already */
+	c->bev = bev;
+	if (evbuffer_add_cb(bufferevent_get_input(bev), http_input_cb, c) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
 }
@@ -508,6 +669,7 @@ http_complete_cb(struct evhttp_request *req, void *arg)
 	struct http_conn *c = arg;
 
 	(void)req;
+	http_slot_release(c);
 	c->phase = HTTP_READING;
 	http_now(&c->start);
 	c->mark = http_bytes_read(c);
@@ -598,6 +760,99 @@ http_error(struct http *h, struct evhttp_request *req, struct http_conn *c,
 		evhttp_send_error(req, fw_err_http_status(e), NULL);
 	free(text);
 	json_decref(o);
+}
+
+/* ---- group commit -------------------------------------------------------- */
+
+/*
+ * An answer that follows a commit which wanted durability (db_unsynced)
+ * is held until the one WAL sync (db_sync) that covers it and every
+ * commit made meanwhile by the requests the loop goes on serving.  The
+ * sync runs when no other callback is ready (flush_ev has the lowest
+ * priority), or at once when HTTP_GROUP_MAX answers are held, or when
+ * the oldest has waited HTTP_GROUP_USEC (flush_timer, at the default
+ * priority: a busy loop, a long stream say, cannot starve it).  If it fails, no held answer goes
+ * out as it was: each becomes the error (a receipt never leaves before
+ * its commit is on disk; the device asks again and gets it then).
+ */
+static void
+http_flush(struct http *h)
+{
+	char msg[FW_ERRMSG_MAX];
+	struct http_held *x;
+	fw_err e;
+
+	if (h->held == NULL && !db_unsynced(h->s->db))
+		return;
+	if (h->flush_timer != NULL)
+		evtimer_del(h->flush_timer);
+	if ((e = db_sync(h->s->db)) != FW_OK) {
+		snprintf(msg, sizeof msg, "%s", fw_errmsg());
+		log_warnx("%s (%s): %zu answers withheld", msg, fw_strerror(e), h->nheld);
+	}
+	while ((x = h->held) != NULL) {
+		h->held = x->next;
+		if (x->c != NULL)
+			x->c->held = NULL;
+		if (e == FW_OK)
+			http_send(h, x->req, x->c, x->status, x->ctype, x->body.data,
+			    x->body.len);
+		else
+			http_error(h, x->req, x->c, e, msg);
+		buf_free(&x->body);
+		free(x);
+	}
+	h->held_tail = &h->held;
+	h->nheld = 0;
+}
+
+static void
+http_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_flush(arg);
+}
+
+/* Send rs now, or hold it for the WAL sync if a commit waits for one.
+ * Takes rs->body. */
+static void
+http_answer(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    struct api_resp *rs)
+{
+	const char *ctype = rs->content_type != NULL ? rs->content_type :
+	    "application/json";
+	struct timeval tmo = {0, HTTP_GROUP_USEC};
+	struct http_held *x;
+	struct timespec now;
+
+	if (!db_unsynced(h->s->db) || (x = calloc(1, sizeof *x)) == NULL) {
+		http_flush(h);	/* (out of memory: sync now instead) */
+		http_send(h, req, c, rs->status, ctype, rs->body.data, rs->body.len);
+		buf_free(&rs->body);
+		return;
+	}
+	x->req = req;
+	x->c = c;
+	x->status = rs->status;
+	snprintf(x->ctype, sizeof x->ctype, "%s", ctype);
+	x->body = rs->body;
+	buf_init(&rs->body, HTTP_MAX_RESPONSE);
+	if (c != NULL)
+		c->held = x;
+	if (h->held == NULL) {
+		http_now(&h->held_since);
+		evtimer_add(h->flush_timer, &tmo);
+	}
+	*h->held_tail = x;
+	h->held_tail = &x->next;
+	h->nheld++;
+	http_now(&now);
+	if (h->nheld >= HTTP_GROUP_MAX || (now.tv_sec - h->held_since.tv_sec) *
+	    1000000 + (now.tv_nsec - h->held_since.tv_nsec) / 1000 >= HTTP_GROUP_USEC)
+		http_flush(h);
+	else
+		event_active(h->flush_ev, EV_TIMEOUT, 0);
 }
 
 /*
@@ -870,6 +1125,185 @@ http_stream_start(struct http *h, struct evhttp_request *req,
 	evhttp_send_reply_chunk_with_cb(req, st->out, http_stream_next, st);
 }
 
+/* Send api's answer rs to rq (stream, hold or send).  Takes rs. */
+static void
+http_respond(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    const struct api_req *rq, struct api_resp *rs)
+{
+	char target[128];
+
+	if (rs->stream) {
+		char what[HTTP_PEER_MAX + sizeof target + 16];
+
+		buf_free(&rs->body);
+		snprintf(what, sizeof what, "%s %s %s", rq->peer, rq->method,
+		    http_printable(rq->target, target, sizeof target));
+		log_debug("%s %zu -> %d (stream)", what, rq->bodylen, rs->status);
+		http_flush(h);
+		if (c == NULL) {	/* the connection is gone */
+			close(rs->stream_fd);
+			http_send(h, req, NULL, 503, "application/json", "", 0);
+		} else
+			http_stream_start(h, req, c, rs, what);
+		return;
+	}
+	if (rs->status < 200 || rs->status > 599) {
+		log_warnx("%s %s %s: api answered status %d", rq->peer, rq->method,
+		    http_printable(rq->target, target, sizeof target), rs->status);
+		buf_free(&rs->body);
+		http_error(h, req, c, FW_ERR_INTERNAL, "no answer");
+		return;
+	}
+	log_debug("%s %s %s %zu -> %d %zu", rq->peer, rq->method,
+	    http_printable(rq->target, target, sizeof target), rq->bodylen, rs->status,
+	    rs->body.len);
+	http_answer(h, req, c, rs);
+	buf_free(&rs->body);
+}
+
+/* ---- the signature worker ------------------------------------------------ */
+
+/*
+ * A request's signature check (api_verify: SHA-256 of the body, Ed25519)
+ * runs on one worker thread while the loop serves other requests: the
+ * loop does api_begin, posts a job, and finishes it with api_end when
+ * the worker hands it back through a pipe (http_jobs_done).  The job
+ * owns copies of what the request's api_req points to on the loop's
+ * stack; the rest (headers, target, the body pulled up) belongs to the
+ * evhttp request, which evhttp keeps until it is answered, even if its
+ * connection goes.  Only the two queues are shared, under h->mu.
+ */
+static void *
+http_worker(void *arg)
+{
+	struct http *h = arg;
+	struct http_job *j;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);	/* signals are the loop's */
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		while (h->todo == NULL && !h->stop)
+			pthread_cond_wait(&h->cv, &h->mu);
+		if ((j = h->todo) == NULL)
+			break;	/* stopped, and nothing left */
+		if ((h->todo = j->next) == NULL)
+			h->todo_tail = &h->todo;
+		pthread_mutex_unlock(&h->mu);
+		api_verify(&j->rq, &j->job);
+		pthread_mutex_lock(&h->mu);
+		j->next = NULL;
+		*h->done_tail = j;
+		h->done_tail = &j->next;
+		if (h->done == j && write(h->pipe[1], "", 1) == -1 && errno != EAGAIN)
+			log_warn("worker: pipe");
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* Hand rq's signature check to the worker; 0 if there is none (then
+ * the caller checks it itself). */
+static int
+http_job_post(struct http *h, struct evhttp_request *req, struct http_conn *c,
+    const struct api_req *rq, const struct api_job *job)
+{
+	struct http_job *j;
+
+	if (!h->worker_on || (j = calloc(1, sizeof *j)) == NULL)
+		return 0;
+	j->req = req;
+	j->c = c;
+	j->rq = *rq;
+	snprintf(j->peer, sizeof j->peer, "%s", rq->peer);
+	j->rq.peer = j->peer;
+	j->job = *job;	/* its query points into the request's target */
+	c->job = j;
+	pthread_mutex_lock(&h->mu);
+	*h->todo_tail = j;
+	h->todo_tail = &j->next;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+	return 1;
+}
+
+/* Finish the jobs the worker has handed back, in order. */
+static void
+http_jobs_done(struct http *h)
+{
+	struct http_job *j, *next;
+	struct api_resp rs;
+	char drain[64];
+
+	while (read(h->pipe[0], drain, sizeof drain) > 0)
+		;
+	pthread_mutex_lock(&h->mu);
+	j = h->done;
+	h->done = NULL;
+	h->done_tail = &h->done;
+	pthread_mutex_unlock(&h->mu);
+	for (; j != NULL; j = next) {
+		next = j->next;
+		if (j->c != NULL)
+			j->c->job = NULL;
+		memset(&rs, 0, sizeof rs);
+		rs.stream_fd = -1;
+		buf_init(&rs.body, HTTP_MAX_RESPONSE);
+		api_end(h->s, &j->rq, &j->job, &rs);
+		http_respond(h, j->req, j->c, &j->rq, &rs);
+		free(j);
+	}
+}
+
+static void
+http_jobs_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	http_jobs_done(arg);
+}
+
+/* Start the worker (without it, signatures are checked in the loop). */
+static void
+http_worker_start(struct http *h)
+{
+	if (pipe2(h->pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warn("worker: pipe; checking signatures in the loop");
+		h->pipe[0] = h->pipe[1] = -1;
+		return;
+	}
+	if ((h->jobs_ev = event_new(h->base, h->pipe[0], EV_READ | EV_PERSIST,
+	    http_jobs_cb, h)) == NULL || event_add(h->jobs_ev, NULL) == -1 ||
+	    pthread_create(&h->worker, NULL, http_worker, h) != 0) {
+		log_warnx("worker: cannot start; checking signatures in the loop");
+		return;
+	}
+	h->worker_on = 1;
+}
+
+/* Let the worker finish what it has, stop it, and answer those jobs. */
+static void
+http_worker_stop(struct http *h)
+{
+	if (h->worker_on) {
+		pthread_mutex_lock(&h->mu);
+		h->stop = 1;
+		pthread_cond_signal(&h->cv);
+		pthread_mutex_unlock(&h->mu);
+		pthread_join(h->worker, NULL);
+		h->worker_on = 0;
+		http_jobs_done(h);
+	}
+	if (h->jobs_ev != NULL)
+		event_free(h->jobs_ev);
+	h->jobs_ev = NULL;
+	for (int i = 0; i < 2; i++)
+		if (h->pipe[i] != -1)
+			close(h->pipe[i]);
+	h->pipe[0] = h->pipe[1] = -1;
+}
+
 /* evhttp's generic callback: one whole request, body included. */
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
@@ -879,8 +1313,9 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct api_req rq;
 	struct api_resp rs;
+	struct api_job job;
 	struct evbuffer *in;
-	char peer[INET6_ADDRSTRLEN + 16], msg[128], target[128];
+	char peer[HTTP_PEER_MAX], msg[128];
 	const char *dup;
 	size_t len;
 
@@ -921,30 +1356,15 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	memset(&rs, 0, sizeof rs);
 	rs.stream_fd = -1;
 	buf_init(&rs.body, HTTP_MAX_RESPONSE);
-	api_handle(h->s, &rq, &rs);
-	if (rs.stream) {
-		char what[sizeof peer + sizeof target + 16];
-
+	if (api_begin(h->s, &rq, &job, &rs) && http_job_post(h, req, c, &rq, &job)) {
 		buf_free(&rs.body);
-		snprintf(what, sizeof what, "%s %s %s", peer, rq.method,
-		    http_printable(rq.target, target, sizeof target));
-		log_debug("%s %zu -> %d (stream)", what, len, rs.status);
-		http_stream_start(h, req, c, &rs, what);
-		return;
+		return;	/* the worker checks the signature: http_jobs_done */
 	}
-	if (rs.status < 200 || rs.status > 599) {
-		log_warnx("%s %s %s: api answered status %d", peer, rq.method,
-		    http_printable(rq.target, target, sizeof target), rs.status);
-		buf_free(&rs.body);
-		http_error(h, req, c, FW_ERR_INTERNAL, "no answer");
-		return;
+	if (job.verify) {	/* (no worker: here and now) */
+		api_verify(&rq, &job);
+		api_end(h->s, &rq, &job, &rs);
 	}
-	log_debug("%s %s %s %zu -> %d %zu", peer, rq.method,
-	    http_printable(rq.target, target, sizeof target), len, rs.status,
-	    rs.body.len);
-	http_send(h, req, c, rs.status, rs.content_type != NULL ?
-	    rs.content_type : "application/json", rs.body.data, rs.body.len);
-	buf_free(&rs.body);
+	http_respond(h, req, c, &rq, &rs);
 }
 
 /* ---- signals, accept errors, the pid and port files --------------------- */
@@ -1073,8 +1493,16 @@ http_free(struct http *h)
 {
 	/* evhttp first: freeing its connections frees their SSLs, whose
 	 * callbacks still use h. */
+	http_worker_stop(h);
+	http_flush(h);
+	h->freeing = 1;
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
+	if (h->flush_ev != NULL)
+		event_free(h->flush_ev);
+	if (h->flush_timer != NULL)
+		event_free(h->flush_timer);
+	h->flush_timer = NULL;
 	if (h->sweep_ev != NULL)
 		event_free(h->sweep_ev);
 	h->sweep_ev = NULL;
@@ -1094,6 +1522,8 @@ http_free(struct http *h)
 		SSL_CTX_free(h->ctx);
 	if (h->pidfd != -1)
 		close(h->pidfd);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
 }
 
 static fw_err
@@ -1102,6 +1532,10 @@ http_setup(struct http *h, int fd)
 	struct timeval tick = {1, 0}, tmo = {(time_t)h->s->cfg.timeout, 0};
 
 	if ((h->base = event_base_new()) == NULL ||
+	    event_base_priority_init(h->base, HTTP_PRIORITIES) == -1 ||
+	    (h->flush_ev = event_new(h->base, -1, 0, http_flush_cb, h)) == NULL ||
+	    event_priority_set(h->flush_ev, HTTP_PRIORITIES - 1) == -1 ||
+	    (h->flush_timer = evtimer_new(h->base, http_flush_cb, h)) == NULL ||
 	    (h->evh = evhttp_new(h->base)) == NULL ||
 	    (h->sweep_ev = event_new(h->base, -1, 0, http_sweep_cb, h)) == NULL ||
 	    (h->tick_ev = event_new(h->base, -1, EV_PERSIST, http_sweep_cb,
@@ -1179,6 +1613,13 @@ http_run(struct server *s, int foreground)
 	memset(&h, 0, sizeof h);
 	h.s = s;
 	h.pidfd = -1;
+	h.held_tail = &h.held;
+	h.todo_tail = &h.todo;
+	h.done_tail = &h.done;
+	h.pipe[0] = h.pipe[1] = -1;
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	h.slots_free = HTTP_BODY_SLOTS;
 	h.max_body = http_max_body(&s->cfg);
 	server_path(s, "run/port", h.portfile, sizeof h.portfile);
 	server_path(s, "run/pid", h.pidfile, sizeof h.pidfile);
@@ -1205,6 +1646,10 @@ http_run(struct server *s, int foreground)
 	if ((e = http_setup(&h, fd)) != FW_OK)
 		goto fail;
 	fd = -1;	/* the listener owns it */
+	db_cache(s->db, 1);
+	if ((e = db_group(s->db, 1)) != FW_OK)
+		goto fail;
+	http_worker_start(&h);
 	n = snprintf(text, sizeof text, "%u\n", port);
 	if ((e = http_write_pid(&h)) != FW_OK ||
 	    (e = file_write_durable(h.portfile, text, (size_t)n, 0644)) != FW_OK)
@@ -1220,6 +1665,9 @@ http_run(struct server *s, int foreground)
 	unlink(h.portfile);
 	unlink(h.pidfile);
 	http_free(&h);
+	db_cache(s->db, 0);
+	if (db_group(s->db, 0) != FW_OK)
+		log_warnx("%s", fw_errmsg());
 	log_info("stopped");
 	return 0;
 fail:
@@ -1232,6 +1680,8 @@ fail:
 		unlink(h.pidfile);
 	}
 	http_free(&h);
+	db_cache(s->db, 0);
+	db_group(s->db, 0);
 	return 1;
 }
 

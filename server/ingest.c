@@ -596,6 +596,13 @@ fw_err
 ingest_upload(struct server *s, const char *device, const char *blob,
     uint64_t offset, const uint8_t *p, size_t n, json_t **ans)
 {
+	return ingest_upload_hashed(s, device, blob, offset, p, n, NULL, ans);
+}
+
+fw_err
+ingest_upload_hashed(struct server *s, const char *device, const char *blob,
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256, json_t **ans)
+{
 	uint64_t size = 0, held = 0;
 	int complete = 0;
 	fw_err e;
@@ -608,7 +615,7 @@ ingest_upload(struct server *s, const char *device, const char *blob,
 		    PRIu64, n, s->cfg.max_chunk);
 	if ((e = ingest_blob_size(s, device, blob, &size)) != FW_OK)
 		return e;
-	e = blob_write(s, blob, size, offset, p, n, &held, &complete);
+	e = blob_write(s, blob, size, offset, p, n, p_sha256, &held, &complete);
 	if (e == FW_ERR_OFFSET)
 		*ans = json_pack("{sI}", "offset", (json_int_t)held);
 	if (e != FW_OK)
@@ -734,8 +741,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 	if ((e = bundle_manifest_parse(b->manifest.data, b->manifest.len, &b->m)) != FW_OK)
 		goto out;
 	snprintf(b->id, sizeof b->id, "%s", bundle);
-	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK ||
-	    (e = bundle_verify(b, d.key)) != FW_OK)
+	/* The manifest's signature was verified before the offer recorded it. */
+	if ((e = ingest_device_load(s, b->m->device, &d)) != FW_OK)
 		goto out;
 	if ((gaps = json_array()) == NULL || (refused = json_array()) == NULL ||
 	    (e = db_begin(s->db)) != FW_OK) {
@@ -755,7 +762,8 @@ ingest_commit(struct server *s, const char *auth_device, const char *bundle,
 		    bundle, json_array_size(miss));
 		goto out;
 	}
-	if ((e = ingest_store(s, &view, d.supervisor, now)) != FW_OK)
+	if ((e = ingest_store(s, &view, d.supervisor, now)) != FW_OK ||
+	    (e = blob_index_bundle(s, &view)) != FW_OK)
 		goto rollback;
 	detail = json_pack("{ss sI sI sI sI sO}", "bundle", bundle, "observations",
 	    (json_int_t)b->m->nobs, "new", (json_int_t)(fresh - (b->m->nobs -

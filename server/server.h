@@ -415,6 +415,11 @@ struct server;
 #define HTTP_MAX_HEADERS	(16u << 10)	/* request line + headers */
 #define HTTP_MAX_RESPONSE	(4u << 20)	/* cap of api_resp.body */
 #define HTTP_BODY_SLACK		(64u << 10)
+/* Request bytes held in memory: a connection may hold HTTP_BODY_FREE
+ * without asking; past that it needs one of HTTP_BODY_SLOTS (each room
+ * for a whole body of http_max_body()), or waits with reading paused. */
+#define HTTP_BODY_FREE		(64u << 10)
+#define HTTP_BODY_SLOTS		12
 #define HTTP_MIN_RATE		1024	/* bytes/s a request earns past timeout */
 #define HTTP_DRAIN_SECONDS	10	/* SIGTERM: longest wait for requests */
 #define HTTP_ESCALATE_SECONDS	600	/* overdue cases swept this often */
@@ -487,6 +492,31 @@ struct api_resp {
  * (buf_init) and filled here; rs->status is always set.  Never fails:
  * errors become the protocol's JSON error bodies. */
 void api_handle(struct server *s, const struct api_req *rq, struct api_resp *rs);
+/*
+ * api_handle in three steps, so that the check of a request's signature
+ * (hashing its body, an Ed25519 verification: pure computation, a good
+ * part of a request's time) can run on another thread while the loop
+ * serves other requests.  api_begin (the loop) answers into rs and
+ * returns 0, or returns 1 with job filled: then api_verify(rq, job), on
+ * any thread, and api_end (the loop) answers.  rq and what it points to
+ * must stay until api_end.
+ */
+struct api_job {
+	int route;
+	int verify;			/* set by api_begin */
+	char path[512];
+	const char *query;		/* in rq->target */
+	uint8_t pub[ED25519_PUB_LEN];
+	uint8_t sig[ED25519_SIG_LEN];
+	char bodyhash[SHA256_HEX + 1];	/* set by api_verify */
+	fw_err e;			/* api_verify's verdict */
+	char msg[FW_ERRMSG_MAX];	/* and its message */
+};
+int api_begin(struct server *s, const struct api_req *rq, struct api_job *job,
+    struct api_resp *rs);
+void api_verify(const struct api_req *rq, struct api_job *job);
+void api_end(struct server *s, const struct api_req *rq, const struct api_job *job,
+    struct api_resp *rs);
 /* rs gets e's JSON error body (PROTOCOL.md section 10: "error",
  * "message" from fw_errmsg()) with the fields of extra (may be NULL). */
 void api_error(struct api_resp *rs, fw_err e, json_t *extra);
@@ -508,6 +538,13 @@ fw_err db_prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 fw_err db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
 fw_err db_runv(sqlite3 *db, const char *sql, const char *fmt, va_list ap);
+void db_cache(sqlite3 *db, int on);	/* keep db_run's statements, or drop them */
+/* Group commit: with db_group(db, 1), commits are not synced one by one;
+ * db_unsynced says one that wanted durability waits, db_sync syncs them
+ * all.  No answer may promise durability while db_unsynced(db). */
+fw_err db_group(sqlite3 *db, int on);
+int db_unsynced(sqlite3 *db);
+fw_err db_sync(sqlite3 *db);
 
 /* ---- audit.c: the hash-chained audit log ------------------------------ */
 
@@ -531,13 +568,20 @@ fw_err blob_held(const struct server *s, const char *hex, uint64_t *held,
 /* Write bytes [offset, offset+n) of a blob of the given size (protocol 8.2):
  * overlap compared (FW_ERR_CONFLICT), offset past held (FW_ERR_OFFSET),
  * rest appended and synced; when whole, hash-checked (FW_ERR_HASH_MISMATCH
- * discards it) and moved into place. */
+ * discards it) and moved into place.  p_sha256 (may be NULL) is the
+ * SHA-256 of p[0..n): the hash of the blob when p is all of it. */
 fw_err blob_write(const struct server *s, const char *hex, uint64_t size,
-    uint64_t offset, const uint8_t *p, size_t n, uint64_t *held, int *complete);
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256,
+    uint64_t *held, int *complete);
 /* A partial blob that holds all its bytes (a crash came before the move
  * into place): hash-check and move it now, or discard it (*held = 0). */
 fw_err blob_settle(const struct server *s, const char *hex, uint64_t size,
     uint64_t *held, int *complete);
+/* Note a whole blob in the `blobs` table: lazily alone, else in the
+ * caller's transaction; blob_index_bundle notes every blob of b's
+ * observations (they are whole when it commits). */
+fw_err blob_index(const struct server *s, const char *hex, uint64_t size);
+fw_err blob_index_bundle(const struct server *s, const struct fw_bundle *b);
 
 /* ---- registry.c: supervisors, terms, devices -------------------------- */
 
@@ -560,6 +604,11 @@ fw_err ingest_offer(struct server *s, const char *auth_device, const uint8_t *p,
     size_t n, json_t **ans);
 fw_err ingest_upload(struct server *s, const char *device, const char *blob,
     uint64_t offset, const uint8_t *p, size_t n, json_t **ans);
+/* The same, given p_sha256, the SHA-256 (hex) of p[0..n) if the caller
+ * has it (NULL if not): a blob sent whole in one chunk is not hashed
+ * again. */
+fw_err ingest_upload_hashed(struct server *s, const char *device, const char *blob,
+    uint64_t offset, const uint8_t *p, size_t n, const char *p_sha256, json_t **ans);
 fw_err ingest_commit(struct server *s, const char *auth_device, const char *bundle,
     json_t **ans);
 /* When o was captured, as best the server knows at now: the device's
