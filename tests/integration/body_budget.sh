@@ -10,7 +10,7 @@
 # peak RSS grows by less than 48 MiB (holding them all took about 90).
 # Then an ordinary request is still served.
 NAME=budget
-. "$(dirname "$0")/../fault/common.shlib"	# server_init, server_start, bail
+. "$(dirname "$0")/../lib/common.shlib"	# server_init, server_start, bail
 command -v openssl >/dev/null 2>&1 || { echo "skip: openssl is not installed"; exit 0; }
 server_init
 server_start || bail "server started" "$T/server.log"
