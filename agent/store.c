@@ -396,14 +396,6 @@ db_open(struct agent *a, int *upgraded)
 	}
 	sqlite3_busy_timeout(a->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(a->db, 0);
-	/* Every command is a short process: the WAL stays between them and
-	 * is checkpointed as it grows, not at each close (which would cost
-	 * every capture a checkpoint and two more syncs). */
-	{
-		int one = 1;
-		sqlite3_db_config(a->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-		sqlite3_file_control(a->db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
-	}
 	/* WAL + FULL: a commit's WAL frames are fsync'd before COMMIT
 	 * returns, which is what "a capture that printed its id is on disk"
 	 * needs. */

@@ -749,6 +749,27 @@ test_attach_supplement(void **state)
 	bundle_obs_clear(&o);
 }
 
+/* Each command is a short process: what it committed is checkpointed
+ * into agent.db when it closes, so that the WAL neither grows from one
+ * command to the next nor has to be read back by the next one. */
+static void
+test_wal_closed(void **state)
+{
+	struct fx *f = *state;
+	char id[FW_ID_HEX + 1], wal[4096];
+	struct stat st;
+
+	PATHF(wal, "%s/agent.db-wal", f->data);
+	for (int i = 0; i < 5; i++) {
+		capture(f, "Kangmei pharmacy", NULL, 0, id);
+		agent_close(f->a);
+		f->a = NULL;
+		assert_true(stat(wal, &st) == -1 || st.st_size == 0);
+		OK(agent_open(f->data, NULL, &f->a));
+	}
+	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs"), 5);
+}
+
 /* A store of schema 1 (before supplements and refusals) is upgraded in
  * place, its observations kept. */
 static void
@@ -1362,6 +1383,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_attach_supplement, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_schema_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wal_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge_keeps_shared_blob, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_orphans_cleaned, setup, teardown),
