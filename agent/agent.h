@@ -291,11 +291,12 @@ fw_err store_blob_size(struct agent *a, const char *hex, uint64_t *size);
 /*
  * Record a receipt answer (the whole JSON answer of offer or commit, after
  * sync.c verified its signature): checks that its receipt names bundle_id,
- * stores it, marks the bundle receipted and the observations it names
- * receipted at now.  Idempotent.  Purge is separate.
+ * stores it, marks the bundle receipted, the observations it names
+ * receipted at now and those it refuses refused (logged; *refused, may be
+ * NULL, gets how many).  Idempotent.  Purge is separate.
  */
 fw_err store_receipt(struct agent *a, const char *bundle_id,
-    const uint8_t *answer, size_t len);
+    const uint8_t *answer, size_t len, size_t *refused);
 /* Purge observations receipted more than cfg.retention before now: their
  * text and evidence rows go, then each blob file no captured or sealed
  * observation still names.  *n (may be NULL) gets how many. */

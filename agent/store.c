@@ -2722,9 +2722,10 @@ store_blob_size(struct agent *a, const char *hex, uint64_t *size)
 /* ---- receipts and purge ------------------------------------------------------------ */
 
 /* The observations of bundle bseq that the receipt names refused: kept on
- * the device, marked refused with the office's reason. */
+ * the device, marked refused with the office's reason, and said in the
+ * log; *n gets how many were marked. */
 static fw_err
-receipt_refused(struct agent *a, const json_t *list, int64_t bseq)
+receipt_refused(struct agent *a, const json_t *list, int64_t bseq, size_t *n)
 {
 	sqlite3_stmt *st;
 	fw_err e = FW_OK;
@@ -2751,7 +2752,12 @@ receipt_refused(struct agent *a, const json_t *list, int64_t bseq)
 		bind_text(st, 2, why);
 		bind_text(st, 3, id);
 		sqlite3_bind_int64(st, 4, bseq);
-		e = db_done(a, st, "receipt");
+		if ((e = db_done(a, st, "receipt")) == FW_OK &&
+		    sqlite3_changes(a->db) > 0) {
+			log_warnx("observation %s refused by the office: %.200s", id,
+			    why);
+			(*n)++;
+		}
 	}
 	sqlite3_finalize(st);
 	return e;
@@ -2759,14 +2765,17 @@ receipt_refused(struct agent *a, const json_t *list, int64_t bseq)
 
 fw_err
 store_receipt(struct agent *a, const char *bundle_id, const uint8_t *answer,
-    size_t len)
+    size_t len, size_t *refused)
 {
 	json_t *root = NULL, *rc_obj, *ids, *v;
 	sqlite3_stmt *st = NULL;
 	const char *bid;
 	int64_t bseq, done, named = 0;
-	size_t i;
+	size_t i, nref = 0;
 	fw_err e;
+
+	if (refused != NULL)
+		*refused = 0;
 
 	if (bundle_id == NULL || answer == NULL || len == 0)
 		return fw_seterr(FW_ERR_INVALID, "receipt: nothing given");
@@ -2827,8 +2836,8 @@ store_receipt(struct agent *a, const char *bundle_id, const uint8_t *answer,
 	}
 	sqlite3_finalize(st);
 	st = NULL;
-	if ((e = receipt_refused(a, json_object_get(rc_obj, "refused"),
-	    bseq)) != FW_OK)
+	if ((e = receipt_refused(a, json_object_get(rc_obj, "refused"), bseq,
+	    &nref)) != FW_OK)
 		goto rollback;
 	if ((e = db_prep(a, "UPDATE bundles SET receipt = ?1, receipted = ?2"
 	    " WHERE seq = ?3", &st, "receipt")) != FW_OK)
@@ -2842,7 +2851,9 @@ store_receipt(struct agent *a, const char *bundle_id, const uint8_t *answer,
 	st = NULL;
 	if ((e = db_commit(a, "receipt")) != FW_OK)
 		goto rollback;
-	if (named == 0)
+	if (refused != NULL)
+		*refused = nref;
+	if (named == 0 && nref == 0)
 		log_warnx("receipt for bundle %s names none of its observations",
 		    bundle_id);
 	log_debug("receipt for bundle %s: %lld observations receipted",

@@ -636,33 +636,12 @@ sync_missing(struct sync_run *s, const struct fw_bundle *b, const json_t *miss,
 	return FW_OK;
 }
 
-/* Say which observations of a verified receipt the office refused: they
- * are decided (the device sends them no more) but not stored there. */
-static void
-sync_note_refused(struct sync_run *s, const struct net_answer *ans)
-{
-	json_t *o = NULL, *list;
-
-	if (jsonx_load(ans->body.data, ans->body.len, &o) != FW_OK)
-		return;
-	list = json_object_get(json_object_get(o, "receipt"), "refused");
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		const json_t *r = json_array_get(list, i);
-		const char *msg = json_string_value(json_object_get(r, "message"));
-		log_warnx("observation %s refused by the office: %s%s%.200s",
-		    json_string_value(json_object_get(r, "observation")),
-		    json_string_value(json_object_get(r, "error")), msg ? ": " : "",
-		    msg ? msg : "");
-		s->r->refused++;
-	}
-	json_decref(o);
-}
-
 /* Verify a receipt answer and record it. */
 static fw_err
 sync_receipt(struct sync_run *s, const struct fw_bundle *b, const struct net_answer *ans)
 {
 	const char *ids[FW_MAX_OBSERVATIONS];
+	size_t refused;
 	fw_err e;
 
 	for (size_t i = 0; i < b->m->nobs && i < FW_MAX_OBSERVATIONS; i++)
@@ -672,9 +651,10 @@ sync_receipt(struct sync_run *s, const struct fw_bundle *b, const struct net_ans
 		log_debug("bundle %s: receipt refused: %s", b->id, fw_errmsg());
 		return fw_errctx(e, "bundle %s", b->id);
 	}
-	if ((e = store_receipt(s->a, b->id, ans->body.data, ans->body.len)) != FW_OK)
+	if ((e = store_receipt(s->a, b->id, ans->body.data, ans->body.len,
+	    &refused)) != FW_OK)
 		return e;
-	sync_note_refused(s, ans);
+	s->r->refused += refused;
 	s->r->bundles++;
 	s->r->observations += b->m->nobs;
 	log_debug("bundle %s: receipt verified, %zu observations", b->id, b->m->nobs);

@@ -566,7 +566,7 @@ receipt_for(struct fx *f, const char *bid, const char *const *ids, size_t n)
 	o += (size_t)snprintf(buf + o, sizeof buf - o, "],\"received\":"
 	    "\"2026-11-25T08:00:00Z\",\"audit_seq\":1,\"audit_hash\":\"%064d\"},"
 	    "\"signature\":\"AAAA\"}", 0);
-	OK(store_receipt(f->a, bid, (const uint8_t *)buf, o));
+	OK(store_receipt(f->a, bid, (const uint8_t *)buf, o, NULL));
 }
 
 static void
@@ -597,9 +597,10 @@ test_receipt_purge(void **state)
 	OK(store_seal(f->a, 0, 0, bid, &sealed));
 	assert_int_equal(count(f, "SELECT COUNT(*) FROM obs WHERE status = 1"), 2);
 	/* A receipt for another bundle, or naming it wrongly, is refused. */
-	EXPECT(store_receipt(f->a, bid, (const uint8_t *)other, strlen(other)),
+	EXPECT(store_receipt(f->a, bid, (const uint8_t *)other, strlen(other),
+	    NULL),
 	    FW_ERR_FIELD_VALUE, "receipt of another bundle");
-	EXPECT(store_receipt(f->a, bid, (const uint8_t *)"{\"rec", 5),
+	EXPECT(store_receipt(f->a, bid, (const uint8_t *)"{\"rec", 5, NULL),
 	    FW_ERR_JSON, "truncated receipt");
 	ids[0] = id[0];
 	ids[1] = id[1];
@@ -656,6 +657,7 @@ receipt_refusing(struct fx *f, const char *bid, const char *ok,
     const char *refused)
 {
 	char buf[2048];
+	size_t nref;
 	int n;
 
 	n = snprintf(buf, sizeof buf, "{\"receipt\":{\"version\":1,\"bundle\":"
@@ -664,7 +666,11 @@ receipt_refusing(struct fx *f, const char *bid, const char *ok,
 	    "\"the term of S-0001 ended\"}]},\"signature\":\"AAAA\"}", bid,
 	    f->a->device_id, ok, refused);
 	assert_true(n > 0 && (size_t)n < sizeof buf);
-	OK(store_receipt(f->a, bid, (const uint8_t *)buf, (size_t)n));
+	OK(store_receipt(f->a, bid, (const uint8_t *)buf, (size_t)n, &nref));
+	assert_int_equal(nref, 1);
+	/* Again: nothing new is refused. */
+	OK(store_receipt(f->a, bid, (const uint8_t *)buf, (size_t)n, &nref));
+	assert_int_equal(nref, 0);
 }
 
 /* Evidence for a sealed observation goes in a new one that supplements it;
